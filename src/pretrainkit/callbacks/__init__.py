@@ -1,0 +1,3 @@
+from pretrainkit.callbacks.export import BackboneExport
+
+__all__ = ["BackboneExport"]

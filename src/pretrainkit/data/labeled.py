@@ -1,0 +1,92 @@
+"""The fine-tuning data module: a stratified labeled subset, a validation split, the test split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from pretrainkit.data.datasets import Transformed
+from pretrainkit.data.loader import loader_kwargs
+from pretrainkit.data.sources import ImageSource
+from pretrainkit.data.splits import labeled_subset, stratified_split
+
+
+class LabeledDataModule(L.LightningDataModule):
+    """Labeled images for fine-tuning and evaluation.
+
+    From the source's labeled train split, `val_fraction` of every class is held out for
+    validation first; the labeled training set is then drawn from the rest, either
+    `label_fraction` of every class (at least one image each) or `labels_per_class` images of
+    every class. Both draws are stratified and deterministic given `seed`. `test/*` metrics use
+    the source's test split.
+    """
+
+    def __init__(
+        self,
+        source: ImageSource,
+        train_transform: Callable[[Any], Any],
+        eval_transform: Callable[[Any], Any],
+        label_fraction: float | None = 1.0,
+        labels_per_class: int | None = None,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        pin_memory: bool = True,
+    ) -> None:
+        super().__init__()
+        if labels_per_class is not None:
+            if labels_per_class < 1:
+                raise ValueError(f"labels_per_class={labels_per_class} must be >= 1.")
+            label_fraction = None  # labels_per_class wins: it is the more specific request
+        elif label_fraction is None or not 0 < label_fraction <= 1:
+            raise ValueError(
+                f"label_fraction={label_fraction} is outside (0, 1]; use e.g. label_fraction=0.1 "
+                "for 10% of the labels, or labels_per_class=N."
+            )
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"data.val_fraction={val_fraction} must be in (0, 1).")
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
+        self.source = source
+        self.train_transform, self.eval_transform = train_transform, eval_transform
+        self.label_fraction, self.labels_per_class = label_fraction, labels_per_class
+        self.val_fraction, self.seed = val_fraction, seed
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.train_set: Transformed | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return self.source.num_classes
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train = self.source.labeled("train")
+        pool, val = stratified_split(train.targets, self.val_fraction, self.seed)
+        chosen = pool[labeled_subset(train.targets[pool], self.seed, self.label_fraction, self.labels_per_class)]
+        self.train_set = Transformed(train, self.train_transform, chosen)
+        self.val_set = Transformed(train, self.eval_transform, val)
+        self.test_set = Transformed(self.source.labeled("test"), self.eval_transform)
+
+    @property
+    def num_labeled(self) -> int:
+        """How many labeled images the classifier trains on."""
+        self.setup()
+        return len(self.train_set)  # type: ignore[arg-type]
+
+    def _loader(self, dataset: Transformed, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, shuffle=shuffle, **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer))
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.train_set, shuffle=True)  # type: ignore[arg-type]
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)

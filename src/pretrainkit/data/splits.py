@@ -1,0 +1,49 @@
+"""Stratified, seeded index selection: label fractions, labels per class, held-out splits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _by_class(targets: np.ndarray, seed: int) -> dict[int, np.ndarray]:
+    """Each class's indices, shuffled by a generator seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    return {int(c): rng.permutation(np.flatnonzero(targets == c)) for c in np.unique(targets)}
+
+
+def stratified_split(targets: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (rest, held_out) with `fraction` of every class held out.
+
+    Every class with at least two examples keeps at least one on each side.
+    """
+    rest, held = [], []
+    for idx in _by_class(np.asarray(targets), seed).values():
+        k = int(round(fraction * len(idx)))
+        k = min(max(k, 1), len(idx) - 1) if len(idx) > 1 and fraction > 0 else k
+        held.append(idx[:k])
+        rest.append(idx[k:])
+    return np.sort(np.concatenate(rest)), np.sort(np.concatenate(held))
+
+
+def labeled_subset(
+    targets: np.ndarray,
+    seed: int,
+    fraction: float | None = None,
+    per_class: int | None = None,
+) -> np.ndarray:
+    """Indices of a class-balanced labeled subset: `fraction` of each class (at least one
+    example each) or exactly `per_class` examples of each class. Deterministic given `seed`.
+    """
+    chosen = []
+    for cls, idx in _by_class(np.asarray(targets), seed).items():
+        if per_class is not None:
+            if per_class > len(idx):
+                raise ValueError(
+                    f"labels_per_class={per_class} but class {cls} has only {len(idx)} training "
+                    f"examples; lower labels_per_class to at most {len(idx)} or use label_fraction."
+                )
+            k = per_class
+        else:
+            k = max(1, int(round((fraction or 1.0) * len(idx))))
+        chosen.append(idx[:k])
+    return np.sort(np.concatenate(chosen))

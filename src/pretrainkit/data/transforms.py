@@ -1,0 +1,13 @@
+"""Transform pieces YAML cannot express directly (a torch dtype is not a config value)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torchvision.transforms import v2
+
+
+def to_float_normalized(mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+    """uint8 image -> float in [0, 1] -> standardised with the dataset's `mean` and `std`."""
+    return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])

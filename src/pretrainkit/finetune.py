@@ -1,0 +1,83 @@
+"""Entry point two: fine-tune a pretrained backbone (or train from scratch) on labeled images.
+
+    pk-finetune pretrained=outputs/pretrain/<run> freeze_backbone=true label_fraction=0.01
+    pk-finetune pretrained=null freeze_backbone=false label_fraction=0.01   # the baseline
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from pretrainkit.config import config_dir
+from pretrainkit.export import load_backbone, locate
+from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run, write_json
+from pretrainkit.tracking import use_backbone
+
+
+def _backbone(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
+    """The backbone to fine-tune and what is known of its pretraining (empty: from scratch)."""
+    if cfg.pretrained is None:
+        return instantiate(cfg.backbone), {}
+    backbone, info = load_backbone(cfg.pretrained, cfg.backbone)
+    if "in_chans" in info and info["in_chans"] != cfg.dataset.in_chans:
+        raise ValueError(
+            f"pretrained={cfg.pretrained} was trained on {info['in_chans']}-channel images but "
+            f"dataset={cfg.dataset.name} has {cfg.dataset.in_chans}; set dataset.in_chans={info['in_chans']} "
+            "(image folders convert on load) or pick a backbone pretrained on matching images."
+        )
+    return backbone, info
+
+
+def describe(cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int) -> dict[str, Any]:
+    """What produced a fine-tune run's numbers: written beside them in metrics.json."""
+    task = info.get("task", "scratch")
+    return {
+        "method": f"{task}-{'linear' if cfg.freeze_backbone else 'finetune'}",
+        "pretrained": str(locate(cfg.pretrained).parent.resolve()) if cfg.pretrained else None,
+        "task": task,
+        "backbone": backbone.spec.get("name") or backbone.spec["_target_"].rsplit(".", 1)[-1],
+        "dataset": cfg.dataset.name,
+        "freeze_backbone": bool(cfg.freeze_backbone),
+        "label_fraction": cfg.label_fraction if cfg.labels_per_class is None else None,
+        "labels_per_class": cfg.labels_per_class,
+        "num_labeled": num_labeled,
+        "seed": cfg.seed,
+    }
+
+
+def finetune(cfg: DictConfig) -> dict[str, Any]:
+    """Fine-tune as `cfg` says, test the best-validation checkpoint, write `metrics.json`."""
+    out = start_run(cfg)
+    datamodule = instantiate(cfg.data)
+    backbone, info = _backbone(cfg)
+    model = instantiate(cfg.model, backbone=backbone, num_classes=datamodule.num_classes, pretrained=bool(info))
+    loggers = build_loggers(cfg)
+    trainer = build_trainer(cfg, loggers)
+    if info.get("wandb"):
+        weights = locate(cfg.pretrained)
+        use_backbone(loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    checkpoint = trainer.checkpoint_callback
+    best = "best" if checkpoint is not None and getattr(checkpoint, "best_model_path", "") else None
+    trainer.test(model, datamodule=datamodule, ckpt_path=best)
+    metrics = scalar_metrics(trainer)
+    result = {**describe(cfg, info, backbone, datamodule.num_labeled), **metrics}
+    if trainer.is_global_zero:
+        write_json(out / "metrics.json", result)
+    finish(loggers)
+    return result
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")
+def main(cfg: DictConfig) -> float | None:
+    result = finetune(cfg)
+    return result.get(cfg.get("optimized_metric") or "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One LightningModule per pretext task, plus the fine-tuning classifier."""

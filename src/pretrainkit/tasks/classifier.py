@@ -1,0 +1,90 @@
+"""The fine-tuning stage: a linear head on a (frozen or trainable) backbone."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from pretrainkit.backbones.base import Backbone
+from pretrainkit.optim import param_groups
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+
+
+class Classifier(BackboneModule):
+    """Backbone + linear head, trained with cross-entropy on labeled images.
+
+    Args:
+        freeze_backbone: linear probe: the backbone gets no gradients and stays in eval mode
+            (BatchNorm statistics fixed), as in the linear-evaluation protocol.
+        backbone_lr_scale: a pretrained backbone trains at this multiple of the head's learning
+            rate when unfrozen; a from-scratch backbone (`pretrained=False`) trains at the
+            head's rate, since a lower rate would only handicap the baseline.
+        pretrained: whether the backbone's weights come from pretraining.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        num_classes: int,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        freeze_backbone: bool = True,
+        backbone_lr_scale: float = 0.1,
+        weight_decay: float = 1e-4,
+        label_smoothing: float = 0.0,
+        pretrained: bool = True,
+    ) -> None:
+        super().__init__(backbone, optimizer, scheduler)
+        if backbone_lr_scale <= 0:
+            raise ValueError(f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze.")
+        self.head = nn.Linear(backbone.feature_dim, num_classes)
+        self.freeze_backbone = freeze_backbone
+        self.backbone_lr_scale = backbone_lr_scale if pretrained else 1.0
+        self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
+        if freeze_backbone:
+            self.backbone.requires_grad_(False)
+        metrics = MetricCollection(
+            {"acc": MulticlassAccuracy(num_classes, average="micro"), "f1": MulticlassF1Score(num_classes, average="macro")}
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def train(self, mode: bool = True) -> Classifier:
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()  # a linear probe must not update BatchNorm statistics
+        return self
+
+    def param_groups(self) -> list[dict]:
+        groups = param_groups(self.head, self.weight_decay)
+        if not self.freeze_backbone:
+            groups += param_groups(self.backbone, self.weight_decay, lr_scale=self.backbone_lr_scale)
+        return groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+            features = self.backbone(x)  # (B, feature_dim)
+        return self.head(features)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        acc = (logits.argmax(1) == y).float().mean()
+        self.log_dict({"train/loss": loss, "train/acc": acc}, on_step=False, on_epoch=True, batch_size=len(y))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.val_metrics.update(logits, y)
+        self.log("val/loss", F.cross_entropy(logits, y), sync_dist=True, batch_size=len(y))
+        self.log_dict(self.val_metrics, prog_bar=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.test_metrics.update(self(x), y)
+        self.log_dict(self.test_metrics)

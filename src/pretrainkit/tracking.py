@@ -1,0 +1,105 @@
+"""Experiment tracking: W&B that never needs a network, and backbone artifacts for lineage."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_warn
+
+
+def wandb_logged_in() -> bool:
+    """Whether W&B credentials exist (API key in the environment or in ~/.netrc)."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host or "") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def wandb_mode(mode: str | None = None) -> str:
+    """The W&B mode to use: `mode` if given, else $WANDB_MODE, else online iff logged in."""
+    mode = mode or os.environ.get("WANDB_MODE")
+    if mode in ("dryrun", "offline"):
+        return "offline"
+    if mode in ("online", "disabled", "shared"):
+        return mode
+    if mode:
+        raise ValueError(f"logger.wandb.mode={mode!r}: use online, offline, disabled or null (auto).")
+    return "online" if wandb_logged_in() else "offline"
+
+
+class WandbLogger(_LightningWandbLogger):
+    """Lightning's W&B logger that picks online/offline by itself and falls back to offline
+    when the online run cannot start (no network, server down): a run never fails for W&B.
+
+    Offline runs land in `<save_dir>/wandb/offline-run-*`; upload them later with `wandb sync`.
+    """
+
+    def __init__(self, mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(mode=wandb_mode(mode), **kwargs)
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Any:
+        try:
+            return super().experiment
+        except Exception as err:  # wandb raises CommError, UsageError, timeouts...
+            if self._wandb_init.get("mode") != "online":
+                raise
+            rank_zero_warn(f"W&B could not start online ({err!r}); logging offline, sync later with `wandb sync`.")
+            self._wandb_init["mode"] = "offline"
+            return super().experiment
+
+    @property
+    def offline(self) -> bool:
+        return self._wandb_init.get("mode") == "offline"
+
+
+def wandb_run(loggers: list[Logger]) -> Any | None:
+    """The live W&B run among `loggers` (rank zero only), or None."""
+    for logger in loggers:
+        if isinstance(logger, _LightningWandbLogger):
+            run = logger.experiment
+            return run if hasattr(run, "log_artifact") else None
+    return None
+
+
+def backbone_artifact(name: str, files: list[Path], metadata: dict[str, Any]) -> Any:
+    import wandb
+
+    artifact = wandb.Artifact(name, type="backbone", metadata=metadata)
+    for path in files:
+        artifact.add_file(str(path), name=path.name)
+    return artifact
+
+
+def log_backbone(loggers: list[Logger], name: str, files: list[Path], metadata: dict[str, Any]) -> None:
+    """Log the exported backbone as a W&B artifact of the pretrain run."""
+    run = wandb_run(loggers)
+    if run is not None:
+        run.log_artifact(backbone_artifact(name, files, metadata), aliases=["latest"])
+
+
+def use_backbone(loggers: list[Logger], name: str, files: list[Path], metadata: dict[str, Any]) -> None:
+    """Mark the pretrain run's backbone artifact as this run's input, so W&B draws the lineage.
+
+    The same files under the same name have the same digest, so W&B resolves this to the
+    version the pretrain run logged. Offline runs cannot declare inputs (W&B's limitation);
+    they record the artifact name in the config instead.
+    """
+    run = wandb_run(loggers)
+    if run is None:
+        return
+    run.config.update({"pretrained_artifact": name}, allow_val_change=True)
+    if run.settings._offline:
+        return
+    run.use_artifact(backbone_artifact(name, files, metadata))
