@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +11,10 @@ from hydra.utils import instantiate
 from safetensors.torch import load_file, save_file
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.io import atomic_write, sha256
 
 WEIGHTS = "backbone.safetensors"
 SPEC = "backbone.yaml"
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call `write(tmp_path)`, then rename over `path`: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_backbone(backbone: Backbone, dirpath: Path, metadata: dict[str, Any]) -> list[Path]:
@@ -67,7 +46,9 @@ def locate(pretrained: str | os.PathLike) -> Path:
     elif not path.is_file():
         raise FileNotFoundError(f"pretrained={pretrained}: no such file or directory.")
     elif path.suffix != ".safetensors":
-        raise ValueError(f"pretrained={pretrained}: expected a {WEIGHTS} file or a pretrain run directory.")
+        raise ValueError(
+            f"pretrained={pretrained}: expected a {WEIGHTS} file or a pretrain run directory."
+        )
     return path
 
 
@@ -85,9 +66,11 @@ def load_backbone(pretrained: str | os.PathLike, fallback: Any) -> tuple[Backbon
     """
     weights = locate(pretrained)
     info = read_spec(weights) or {}
-    backbone: Backbone = instantiate(info["backbone"] if "backbone" in info else fallback)
+    backbone: Backbone = instantiate(info.get("backbone", fallback))
     if info.get("sha256") and info["sha256"] != sha256(weights):
-        raise ValueError(f"pretrained={pretrained}: {weights.name} does not match the checksum in {SPEC}; the file is corrupt or was replaced.")
+        raise ValueError(
+            f"pretrained={pretrained}: {weights.name} does not match the checksum in {SPEC}; the file is corrupt or was replaced."
+        )
     state, own = load_file(str(weights)), backbone.state_dict()
     missing, unexpected = own.keys() - state.keys(), state.keys() - own.keys()
     mismatched = [k for k in own.keys() & state.keys() if own[k].shape != state[k].shape]

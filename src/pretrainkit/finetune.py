@@ -1,12 +1,11 @@
 """Entry point two: fine-tune a pretrained backbone (or train from scratch) on labeled images.
 
-    pk-finetune pretrained=outputs/pretrain/<run> freeze_backbone=true label_fraction=0.01
-    pk-finetune pretrained=null freeze_backbone=false label_fraction=0.01   # the baseline
+pk-finetune pretrained=outputs/pretrain/<run> freeze_backbone=true label_fraction=0.01
+pk-finetune pretrained=null freeze_backbone=false label_fraction=0.01   # the baseline
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -15,7 +14,8 @@ from omegaconf import DictConfig
 
 from pretrainkit.config import config_dir
 from pretrainkit.export import load_backbone, locate
-from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run, write_json
+from pretrainkit.io import write_json
+from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.tracking import use_backbone
 
 
@@ -33,7 +33,9 @@ def _backbone(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     return backbone, info
 
 
-def describe(cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int) -> dict[str, Any]:
+def describe(
+    cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int
+) -> dict[str, Any]:
     """What produced a fine-tune run's numbers: written beside them in metrics.json."""
     task = info.get("task", "scratch")
     return {
@@ -55,12 +57,16 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     out = start_run(cfg)
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg)
-    model = instantiate(cfg.model, backbone=backbone, num_classes=datamodule.num_classes, pretrained=bool(info))
+    model = instantiate(
+        cfg.model, backbone=backbone, num_classes=datamodule.num_classes, pretrained=bool(info)
+    )
     loggers = build_loggers(cfg)
     trainer = build_trainer(cfg, loggers)
     if info.get("wandb"):
         weights = locate(cfg.pretrained)
-        use_backbone(loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info)
+        use_backbone(
+            loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info
+        )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     checkpoint = trainer.checkpoint_callback
     best = "best" if checkpoint is not None and getattr(checkpoint, "best_model_path", "") else None

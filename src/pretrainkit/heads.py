@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from torch import nn
 
 
-def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int, batch_norm: bool = True) -> nn.Sequential:
+def mlp(
+    in_dim: int, hidden_dims: Sequence[int], out_dim: int, batch_norm: bool = True
+) -> nn.Sequential:
     """Linear(-BN)-ReLU blocks for each hidden width, then a plain Linear to `out_dim`."""
     layers: list[nn.Module] = []
     for width in hidden_dims:

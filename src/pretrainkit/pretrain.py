@@ -1,6 +1,6 @@
 """Entry point one: pretrain a backbone with a pretext task on unlabeled images.
 
-    pk-pretrain task=simclr dataset=digits backbone=small_cnn trainer.max_epochs=50
+pk-pretrain task=simclr dataset=digits backbone=small_cnn trainer.max_epochs=50
 """
 
 from __future__ import annotations

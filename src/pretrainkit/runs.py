@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
-
-from pretrainkit.export import atomic_write
-
-log = logging.getLogger(__name__)
 
 # What a finished or running run leaves in its directory; finding one means "not fresh".
 RUN_MARKERS = ("checkpoints", "metrics.json", "backbone.safetensors")
@@ -49,16 +42,14 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
 
 
 def build_trainer(cfg: DictConfig, loggers: list[Logger]) -> L.Trainer:
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    callbacks = [
+        instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
+    ]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
 def scalar_metrics(trainer: L.Trainer) -> dict[str, float]:
     return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
 
 
 def finish(loggers: list[Logger]) -> None:

@@ -33,7 +33,9 @@ def wandb_mode(mode: str | None = None) -> str:
     if mode in ("online", "disabled", "shared"):
         return mode
     if mode:
-        raise ValueError(f"logger.wandb.mode={mode!r}: use online, offline, disabled or null (auto).")
+        raise ValueError(
+            f"logger.wandb.mode={mode!r}: use online, offline, disabled or null (auto)."
+        )
     return "online" if wandb_logged_in() else "offline"
 
 
@@ -55,7 +57,9 @@ class WandbLogger(_LightningWandbLogger):
         except Exception as err:  # wandb raises CommError, UsageError, timeouts...
             if self._wandb_init.get("mode") != "online":
                 raise
-            rank_zero_warn(f"W&B could not start online ({err!r}); logging offline, sync later with `wandb sync`.")
+            rank_zero_warn(
+                f"W&B could not start online ({err!r}); logging offline, sync later with `wandb sync`."
+            )
             self._wandb_init["mode"] = "offline"
             return super().experiment
 
@@ -82,14 +86,18 @@ def backbone_artifact(name: str, files: list[Path], metadata: dict[str, Any]) ->
     return artifact
 
 
-def log_backbone(loggers: list[Logger], name: str, files: list[Path], metadata: dict[str, Any]) -> None:
+def log_backbone(
+    loggers: list[Logger], name: str, files: list[Path], metadata: dict[str, Any]
+) -> None:
     """Log the exported backbone as a W&B artifact of the pretrain run."""
     run = wandb_run(loggers)
     if run is not None:
         run.log_artifact(backbone_artifact(name, files, metadata), aliases=["latest"])
 
 
-def use_backbone(loggers: list[Logger], name: str, files: list[Path], metadata: dict[str, Any]) -> None:
+def use_backbone(
+    loggers: list[Logger], name: str, files: list[Path], metadata: dict[str, Any]
+) -> None:
     """Mark the pretrain run's backbone artifact as this run's input, so W&B draws the lineage.
 
     The same files under the same name have the same digest, so W&B resolves this to the

@@ -1,7 +1,5 @@
-"""Backbones: feature extractors that know their feature size and how to rebuild themselves."""
+"""Backbones: feature extractors that know their feature size and how to rebuild themselves.
 
-from pretrainkit.backbones.base import Backbone
-from pretrainkit.backbones.cnn import SmallCNN
-from pretrainkit.backbones.timm import TimmBackbone
-
-__all__ = ["Backbone", "SmallCNN", "TimmBackbone"]
+Configs name classes by module (`pretrainkit.backbones.timm.TimmBackbone`), so importing this
+package does not import timm (seconds of start-up) unless a timm backbone is used.
+"""

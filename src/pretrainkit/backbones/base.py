@@ -20,5 +20,7 @@ class Backbone(nn.Module):
     def __init__(self, **init_kwargs: Any) -> None:
         super().__init__()
         cls = type(self)
-        plain = OmegaConf.to_container(OmegaConf.create(init_kwargs), resolve=True)  # no DictConfig inside
+        plain = OmegaConf.to_container(
+            OmegaConf.create(init_kwargs), resolve=True
+        )  # no DictConfig inside
         self.spec: dict[str, Any] = {"_target_": f"{cls.__module__}.{cls.__qualname__}", **plain}  # type: ignore[dict-item]

@@ -29,7 +29,10 @@ class SmallCNN(Backbone):
         super().__init__(in_chans=in_chans, widths=list(widths))
         stages, c = [], in_chans
         for i, width in enumerate(widths):
-            stages += [_conv_block(c, width, stride=1 if i == 0 else 2), _conv_block(width, width, 1)]
+            stages += [
+                _conv_block(c, width, stride=1 if i == 0 else 2),
+                _conv_block(width, width, 1),
+            ]
             c = width
         self.features = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -44,7 +44,9 @@ class TimmBackbone(Backbone):
         if name.startswith(("vit", "deit")):
             kwargs.setdefault("img_size", image_size)
         # pretrained=False: weights come from pretext training, never from a download.
-        self.model = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs)
+        self.model = timm.create_model(
+            name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs
+        )
         small = image_size <= SMALL_IMAGE_MAX if small_stem is None else small_stem
         if small and hasattr(self.model, "conv1") and hasattr(self.model, "maxpool"):
             width = self.model.conv1.out_channels

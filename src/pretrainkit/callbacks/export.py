@@ -24,7 +24,9 @@ class BackboneExport(Callback):
 
     def __init__(self, dirpath: str, metadata: dict[str, Any] | None = None) -> None:
         self.dirpath = Path(dirpath)
-        self.metadata: dict[str, Any] = OmegaConf.to_container(OmegaConf.create(dict(metadata or {})), resolve=True)  # type: ignore[assignment]
+        self.metadata: dict[str, Any] = OmegaConf.to_container(
+            OmegaConf.create(dict(metadata or {})), resolve=True
+        )  # type: ignore[assignment]
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or trainer.interrupted:
@@ -32,7 +34,11 @@ class BackboneExport(Callback):
         run = wandb_run(trainer.loggers)
         metadata = {"task": type(pl_module).__name__.lower(), **self.metadata}
         if run is not None:
-            metadata["wandb"] = {"run_id": run.id, "project": run.project, "artifact": f"backbone-{run.id}"}
+            metadata["wandb"] = {
+                "run_id": run.id,
+                "project": run.project,
+                "artifact": f"backbone-{run.id}",
+            }
         files = save_backbone(pl_module.backbone, self.dirpath, metadata)
         if run is not None:
             log_backbone(trainer.loggers, metadata["wandb"]["artifact"], files, metadata)

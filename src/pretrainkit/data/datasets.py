@@ -17,7 +17,9 @@ class TensorImages(Dataset):
 
     def __init__(self, images: torch.Tensor, targets: np.ndarray | None = None) -> None:
         if images.ndim != 4 or images.dtype != torch.uint8:
-            raise ValueError(f"expected uint8 images (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"expected uint8 images (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
+            )
         self.images = images
         self.targets = np.full(len(images), -1) if targets is None else np.asarray(targets)
 
@@ -31,7 +33,9 @@ class TensorImages(Dataset):
 class ImageFiles(Dataset):
     """Image files decoded on access with PIL and converted to `mode` ("L" or "RGB")."""
 
-    def __init__(self, paths: Sequence[Path], targets: np.ndarray | None = None, mode: str = "RGB") -> None:
+    def __init__(
+        self, paths: Sequence[Path], targets: np.ndarray | None = None, mode: str = "RGB"
+    ) -> None:
         self.paths = list(paths)
         self.targets = np.full(len(self.paths), -1) if targets is None else np.asarray(targets)
         self.mode = mode
@@ -53,16 +57,24 @@ class Transformed(Dataset):
         transform: Callable[[Any], Any],
         indices: np.ndarray | None = None,
         with_target: bool = True,
+        cache: bool = False,
     ) -> None:
         self.dataset = dataset
         self.transform = transform
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)  # type: ignore[arg-type]
         self.with_target = with_target
+        # For deterministic transforms: each item is computed once, then served from memory.
+        self.cache: dict[int, Any] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, i: int) -> Any:
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
         image, target = self.dataset[int(self.indices[i])]
         out = self.transform(image)
-        return (out, target) if self.with_target else out
+        item = (out, target) if self.with_target else out
+        if self.cache is not None:
+            self.cache[i] = item
+        return item

@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader
 
-from pretrainkit.data.datasets import Transformed
+from pretrainkit.data.datasets import TensorImages, Transformed
 from pretrainkit.data.loader import loader_kwargs
 from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import labeled_subset, stratified_split
@@ -21,7 +21,8 @@ class LabeledDataModule(L.LightningDataModule):
     validation first; the labeled training set is then drawn from the rest, either
     `label_fraction` of every class (at least one image each) or `labels_per_class` images of
     every class. Both draws are stratified and deterministic given `seed`. `test/*` metrics use
-    the source's test split.
+    the source's test split. With `cache_eval`, validation and test images of in-memory
+    sources are transformed once and kept (the eval transform is deterministic).
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class LabeledDataModule(L.LightningDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
         pin_memory: bool = True,
+        cache_eval: bool = True,
     ) -> None:
         super().__init__()
         if labels_per_class is not None:
@@ -56,6 +58,7 @@ class LabeledDataModule(L.LightningDataModule):
         self.label_fraction, self.labels_per_class = label_fraction, labels_per_class
         self.val_fraction, self.seed = val_fraction, seed
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.cache_eval = cache_eval
         self.train_set: Transformed | None = None
 
     @property
@@ -67,10 +70,16 @@ class LabeledDataModule(L.LightningDataModule):
             return
         train = self.source.labeled("train")
         pool, val = stratified_split(train.targets, self.val_fraction, self.seed)
-        chosen = pool[labeled_subset(train.targets[pool], self.seed, self.label_fraction, self.labels_per_class)]
+        chosen = pool[
+            labeled_subset(
+                train.targets[pool], self.seed, self.label_fraction, self.labels_per_class
+            )
+        ]
         self.train_set = Transformed(train, self.train_transform, chosen)
-        self.val_set = Transformed(train, self.eval_transform, val)
-        self.test_set = Transformed(self.source.labeled("test"), self.eval_transform)
+        test = self.source.labeled("test")
+        cache = self.cache_eval and isinstance(train, TensorImages)  # files could outgrow memory
+        self.val_set = Transformed(train, self.eval_transform, val, cache=cache)
+        self.test_set = Transformed(test, self.eval_transform, cache=cache)
 
     @property
     def num_labeled(self) -> int:
@@ -79,7 +88,11 @@ class LabeledDataModule(L.LightningDataModule):
         return len(self.train_set)  # type: ignore[arg-type]
 
     def _loader(self, dataset: Transformed, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, shuffle=shuffle, **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer))
+        return DataLoader(
+            dataset,
+            shuffle=shuffle,
+            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
+        )
 
     def train_dataloader(self) -> DataLoader:
         self.setup()

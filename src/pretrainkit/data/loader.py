@@ -7,9 +7,15 @@ from typing import Any
 import torch
 
 
-def loader_kwargs(batch_size: int, num_workers: int, pin_memory: bool, trainer: Any | None) -> dict[str, Any]:
+def loader_kwargs(
+    batch_size: int, num_workers: int, pin_memory: bool, trainer: Any | None
+) -> dict[str, Any]:
     """Per-device batch size, workers kept alive between epochs, pinned memory only on GPU."""
-    on_gpu = torch.cuda.is_available() and trainer is not None and trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+    on_gpu = (
+        torch.cuda.is_available()
+        and trainer is not None
+        and trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+    )
     return {
         "batch_size": batch_size,
         "num_workers": num_workers,

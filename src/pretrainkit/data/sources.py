@@ -77,7 +77,9 @@ class Digits(InMemorySource):
         from sklearn.datasets import load_digits
 
         bunch = load_digits()
-        images = torch.from_numpy(np.round(bunch.images * (255 / 16)).astype(np.uint8))[:, None]  # (N, 1, 8, 8)
+        images = torch.from_numpy(np.round(bunch.images * (255 / 16)).astype(np.uint8))[
+            :, None
+        ]  # (N, 1, 8, 8)
         train, test = stratified_split(bunch.target, self.test_fraction, self.split_seed)
         return {
             "train": TensorImages(images[train], bunch.target[train]),
@@ -102,16 +104,33 @@ class FashionMNIST(InMemorySource):
     /usr/share/datasets/fashion-mnist); with `download=True` torchvision fetches them instead.
     """
 
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
     FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}  # fmt: skip
 
-    def __init__(self, root: str = "/usr/share/datasets/fashion-mnist", download: bool = False) -> None:
+    def __init__(
+        self, root: str = "/usr/share/datasets/fashion-mnist", download: bool = False
+    ) -> None:
         self.root = Path(root).expanduser()
         self.download = download
 
     def _find(self, stem: str) -> Path | None:
-        for path in (self.root / stem, self.root / f"{stem}.gz", self.root / "FashionMNIST/raw" / stem):
+        for path in (
+            self.root / stem,
+            self.root / f"{stem}.gz",
+            self.root / "FashionMNIST/raw" / stem,
+        ):
             if path.is_file():
                 return path
         return None
@@ -139,7 +158,18 @@ class FashionMNIST(InMemorySource):
 class CIFAR10(InMemorySource):
     """CIFAR-10 through torchvision: 60,000 32x32 colour images, 10 classes."""
 
-    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    classes = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
 
     def __init__(self, root: str = "~/.cache/pretrainkit/cifar10", download: bool = False) -> None:
         self.root = str(Path(root).expanduser())
@@ -161,6 +191,7 @@ class CIFAR10(InMemorySource):
             out[split] = TensorImages(images, np.asarray(ds.targets))
         return out
 
+
 class STL10(InMemorySource):
     """STL-10 through torchvision: 100,000 unlabeled + 5,000 labeled train + 8,000 test 96x96
     colour images, 10 classes. Pretraining uses `unlabeled_split` ("unlabeled" or
@@ -170,7 +201,10 @@ class STL10(InMemorySource):
     classes = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 
     def __init__(
-        self, root: str = "~/.cache/pretrainkit/stl10", download: bool = False, unlabeled_split: str = "train+unlabeled"
+        self,
+        root: str = "~/.cache/pretrainkit/stl10",
+        download: bool = False,
+        unlabeled_split: str = "train+unlabeled",
     ) -> None:
         self.root = str(Path(root).expanduser())
         self.download = download
@@ -193,6 +227,7 @@ class STL10(InMemorySource):
 
     def unlabeled(self) -> TensorImages:
         return TensorImages(self._split(self.unlabeled_split).images)
+
 
 class ImageFolder(ImageSource):
     """Images on disk.
@@ -218,8 +253,12 @@ class ImageFolder(ImageSource):
 
     def _images_under(self, folder: Path) -> list[Path]:
         if not folder.is_dir():
-            raise FileNotFoundError(f"image folder {folder} does not exist; set dataset.source.root=<dir>.")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            raise FileNotFoundError(
+                f"image folder {folder} does not exist; set dataset.source.root=<dir>."
+            )
+        files = sorted(
+            p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        )
         if not files:
             raise FileNotFoundError(
                 f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}; point dataset.source.root at a folder of images."
@@ -228,7 +267,9 @@ class ImageFolder(ImageSource):
 
     @cached_property
     def classes(self) -> list[str]:  # type: ignore[override]
-        classes = sorted(d.name for d in self.root.iterdir() if d.is_dir()) if self.root.is_dir() else []
+        classes = (
+            sorted(d.name for d in self.root.iterdir() if d.is_dir()) if self.root.is_dir() else []
+        )
         if not classes:
             raise FileNotFoundError(
                 f"labeled image folder {self.root} has no class subfolders; lay it out as "
@@ -240,7 +281,9 @@ class ImageFolder(ImageSource):
         paths, targets = [], []
         for i, name in enumerate(self.classes):
             if not (folder / name).is_dir():
-                raise FileNotFoundError(f"{folder} lacks class folder {name!r} that {self.root} has.")
+                raise FileNotFoundError(
+                    f"{folder} lacks class folder {name!r} that {self.root} has."
+                )
             files = self._images_under(folder / name)
             paths += files
             targets += [i] * len(files)

@@ -11,7 +11,9 @@ def _by_class(targets: np.ndarray, seed: int) -> dict[int, np.ndarray]:
     return {int(c): rng.permutation(np.flatnonzero(targets == c)) for c in np.unique(targets)}
 
 
-def stratified_split(targets: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    targets: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (rest, held_out) with `fraction` of every class held out.
 
     Every class with at least two examples keeps at least one on each side.

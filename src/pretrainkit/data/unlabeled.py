@@ -57,7 +57,9 @@ class UnlabeledDataModule(L.LightningDataModule):
                 f"data.batch_size={self.batch_size}; lower data.batch_size."
             )
         self.train_set = Transformed(pool, self.transform, train_idx, with_target=False)
-        self.val_set = Transformed(pool, self.transform, val_idx, with_target=False) if len(val_idx) else None
+        self.val_set = (
+            Transformed(pool, self.transform, val_idx, with_target=False) if len(val_idx) else None
+        )
 
     def _loader(self, dataset: Transformed, train: bool) -> DataLoader:
         return DataLoader(

@@ -39,7 +39,9 @@ class Classifier(BackboneModule):
     ) -> None:
         super().__init__(backbone, optimizer, scheduler)
         if backbone_lr_scale <= 0:
-            raise ValueError(f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze.")
+            raise ValueError(
+                f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze."
+            )
         self.head = nn.Linear(backbone.feature_dim, num_classes)
         self.freeze_backbone = freeze_backbone
         self.backbone_lr_scale = backbone_lr_scale if pretrained else 1.0
@@ -47,21 +49,26 @@ class Classifier(BackboneModule):
         if freeze_backbone:
             self.backbone.requires_grad_(False)
         metrics = MetricCollection(
-            {"acc": MulticlassAccuracy(num_classes, average="micro"), "f1": MulticlassF1Score(num_classes, average="macro")}
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "f1": MulticlassF1Score(num_classes, average="macro"),
+            }
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
-    def train(self, mode: bool = True) -> Classifier:
-        super().train(mode)
+    def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
+        # Lightning restores each submodule's captured train/eval flag around validation, so
+        # overriding train() is not enough: a linear probe must never update BN statistics.
         if self.freeze_backbone:
-            self.backbone.eval()  # a linear probe must not update BatchNorm statistics
-        return self
+            self.backbone.eval()
 
     def param_groups(self) -> list[dict]:
         groups = param_groups(self.head, self.weight_decay)
         if not self.freeze_backbone:
-            groups += param_groups(self.backbone, self.weight_decay, lr_scale=self.backbone_lr_scale)
+            groups += param_groups(
+                self.backbone, self.weight_decay, lr_scale=self.backbone_lr_scale
+            )
         return groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,12 +76,16 @@ class Classifier(BackboneModule):
             features = self.backbone(x)  # (B, feature_dim)
         return self.head(features)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         acc = (logits.argmax(1) == y).float().mean()
-        self.log_dict({"train/loss": loss, "train/acc": acc}, on_step=False, on_epoch=True, batch_size=len(y))
+        self.log_dict(
+            {"train/loss": loss, "train/acc": acc}, on_step=False, on_epoch=True, batch_size=len(y)
+        )
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

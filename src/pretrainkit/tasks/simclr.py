@@ -47,8 +47,12 @@ class SimCLR(BackboneModule):
 
     def training_step(self, views: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._loss(views)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(views[0]))
+        self.log(
+            "train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(views[0])
+        )
         return loss
 
     def validation_step(self, views: list[torch.Tensor], batch_idx: int) -> None:
-        self.log("val/loss", self._loss(views), prog_bar=True, sync_dist=True, batch_size=len(views[0]))
+        self.log(
+            "val/loss", self._loss(views), prog_bar=True, sync_dist=True, batch_size=len(views[0])
+        )

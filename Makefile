@@ -1,0 +1,50 @@
+# pretrainkit — `make help` lists the targets.
+# The venv is made and the package installed (editable, dev extras) on first use; the stamp
+# file re-installs only when pyproject.toml changes.
+#
+# TORCH_SPEC pins the torch/torchvision wheels that lie on this project's CPU machines' disk.
+# On your own machine keep the CUDA torch you have:  make TORCH_SPEC= demo
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+PYTEST_ARGS ?=
+export WANDB_SILENT ?= true
+
+.PHONY: help install demo test test-full lint format data clean-outputs
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install -q $(TORCH_SPEC); fi
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install pretrainkit (editable, with dev extras)
+
+demo: $(STAMP)  ## pretrain SimCLR on digits, fine-tune at 1% and 10% labels vs from scratch, print the table
+	$(BIN)/python -m pretrainkit.demo
+
+test: $(STAMP)  ## the fast test suite (what CI runs)
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+test-full: $(STAMP)  ## every test, slow ones included
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+data:  ## install Debian's Fashion-MNIST (and fortunes) data packages (needs root)
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ]; then echo "data already installed"; \
+	else apt-get update -q && apt-get install -y -q dataset-fashion-mnist fortunes; fi

@@ -1,0 +1,36 @@
+"""Fixtures every test gets: W&B offline and out of the user's account; real digits as PNG files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the network or the user's W&B account."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+
+@pytest.fixture
+def digits_folder(tmp_path: Path) -> Path:
+    """Real digits images written as PNGs, one folder per class (60 per class)."""
+    from PIL import Image
+
+    from pretrainkit.data.sources import Digits
+
+    root = tmp_path / "digits_png"
+    split = Digits().labeled("train")
+    counts: dict[int, int] = {}
+    for image, target in (split[i] for i in range(len(split))):
+        if counts.get(target, 0) >= 60:
+            continue
+        counts[target] = counts.get(target, 0) + 1
+        folder = root / f"class_{target}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[0].numpy(), mode="L").save(folder / f"{counts[target]:03d}.png")
+    return root
