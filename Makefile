@@ -14,7 +14,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 export WANDB_SILENT ?= true
 
-.PHONY: help install demo test test-full lint format data clean-outputs
+.PHONY: help install demo test test-full lint format data
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,8 +28,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install pretrainkit (editable, with dev extras)
 
-demo: $(STAMP)  ## pretrain SimCLR on digits, fine-tune at 1% and 10% labels vs from scratch, print the table
-	$(BIN)/python -m pretrainkit.demo
+DEMO_RUN := outputs/demo/runs/$(shell date +%Y-%m-%d_%H-%M-%S)
+
+demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / scratch at 1% and 10% labels, 3 seeds
+	@start=$$(date +%s) && \
+	$(BIN)/pk-pretrain experiment=demo hydra.run.dir=$(DEMO_RUN)/pretrain && \
+	$(BIN)/pk-finetune -m experiment=demo_finetune pretrained=$(DEMO_RUN)/pretrain,null \
+		freeze_backbone=true,false label_fraction=0.01,0.1 seed=0,1,2 hydra.sweep.dir=$(DEMO_RUN)/finetune && \
+	$(BIN)/pk-report $(DEMO_RUN)/finetune --out outputs/demo && \
+	cp outputs/demo/results.md outputs/demo/results.json $(DEMO_RUN)/ && \
+	echo "demo: $$(( $$(date +%s) - start )) s; runs in $(DEMO_RUN), table in outputs/demo/results.md"
 
 test: $(STAMP)  ## the fast test suite (what CI runs)
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
