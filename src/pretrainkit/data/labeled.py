@@ -91,6 +91,9 @@ class LabeledDataModule(L.LightningDataModule):
         return DataLoader(
             dataset,
             shuffle=shuffle,
+            # training: only full batches once there are more labels than one batch, so a
+            # trailing batch of one never reaches BatchNorm; eval: every image counts
+            drop_last=shuffle and len(dataset) > self.batch_size,
             **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
         )
 

@@ -23,6 +23,10 @@ class Classifier(BackboneModule):
             rate when unfrozen; a from-scratch backbone (`pretrained=False`) trains at the
             head's rate, since a lower rate would only handicap the baseline.
         pretrained: whether the backbone's weights come from pretraining.
+        head_batchnorm: standardise features with a BatchNorm without affine parameters before
+            the linear layer (as MAE's linear probe does): the probe then does not depend on
+            the feature scale, which differs wildly between backbones (and random ones). It is
+            still a linear classifier: at test time the normalisation is a fixed affine map.
     """
 
     def __init__(
@@ -36,13 +40,22 @@ class Classifier(BackboneModule):
         weight_decay: float = 1e-4,
         label_smoothing: float = 0.0,
         pretrained: bool = True,
+        head_batchnorm: bool = True,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler)
         if backbone_lr_scale <= 0:
             raise ValueError(
                 f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze."
             )
-        self.head = nn.Linear(backbone.feature_dim, num_classes)
+        linear = nn.Linear(backbone.feature_dim, num_classes)
+        norm = nn.Identity()
+        if head_batchnorm:
+            # A random backbone's features can have variances near 1e-9: a small eps keeps the
+            # standardisation, and on frozen (stationary) features an exact running average
+            # (momentum=None) does not lag behind from its initial variance of 1.
+            momentum = None if freeze_backbone else 0.1
+            norm = nn.BatchNorm1d(backbone.feature_dim, affine=False, eps=1e-10, momentum=momentum)
+        self.head = nn.Sequential(norm, linear)
         self.freeze_backbone = freeze_backbone
         self.backbone_lr_scale = backbone_lr_scale if pretrained else 1.0
         self.weight_decay, self.label_smoothing = weight_decay, label_smoothing

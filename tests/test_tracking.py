@@ -1,0 +1,38 @@
+"""W&B: the mode is chosen from the login state, and an unreachable server means offline, not a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pretrainkit.tracking import WandbLogger, wandb_logged_in, wandb_mode
+
+
+def test_mode_follows_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    assert not wandb_logged_in() and wandb_mode() == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    assert wandb_logged_in() and wandb_mode() == "online"
+    monkeypatch.setenv("WANDB_MODE", "dryrun")
+    assert wandb_mode() == "offline"
+    assert wandb_mode("disabled") == "disabled"
+    with pytest.raises(ValueError, match="logger.wandb.mode='onlin'"):
+        wandb_mode("onlin")
+
+
+def test_unreachable_server_falls_back_to_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    import wandb
+
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)  # "logged in" ...
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # ... to a server that is down
+    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "5")
+    logger = WandbLogger(project="pk-test", save_dir=str(tmp_path))
+    assert not logger.offline
+    with pytest.warns(UserWarning, match="logging offline"):
+        run = logger.experiment
+    logger.log_metrics({"train/loss": 1.0}, step=0)
+    assert logger.offline and list((tmp_path / "wandb").glob(f"offline-run-*-{run.id}"))
+    wandb.finish()
