@@ -74,6 +74,7 @@ def _rank_worker(rank: int, world: int, port: int, out: str) -> None:
     dist.all_gather(losses, loss.detach())
     if rank == 0:
         torch.save({"loss": torch.stack(losses).mean(), "grad": layer.weight.grad.clone()}, out)
+    dist.barrier()  # neither rank tears gloo down while the other still talks to it
     dist.destroy_process_group()
 
 
