@@ -80,6 +80,17 @@ def test_linear_probe_keeps_backbone_and_full_finetune_changes_it(tmp_path: Path
         assert same is freeze
 
 
+def test_finetune_keeps_best_and_final_checkpoints(tmp_path: Path):
+    pre = tmp_path / "pre"
+    pretrain(make_cfg("pretrain", ["logger=none"], pre))
+    ft = tmp_path / "ft"
+    frozen = ["optim.optimizer.lr=0", "trainer.max_epochs=3"]  # val/acc never improves after epoch 1
+    finetune(make_cfg("finetune", [f"pretrained={pre}", "logger=none", *frozen], ft))
+    last = torch.load(ft / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    best = torch.load(ft / "checkpoints/best.ckpt", map_location="cpu", weights_only=False)
+    assert (best["epoch"], last["epoch"]) == (1, 3)  # last is the final epoch, not the best one
+
+
 def test_existing_run_directory_is_never_overwritten(tmp_path: Path):
     pretrain(make_cfg("pretrain", ["logger=none"], tmp_path))
     stamp = (tmp_path / "backbone.safetensors").stat().st_mtime_ns
