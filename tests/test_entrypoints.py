@@ -84,7 +84,10 @@ def test_finetune_keeps_best_and_final_checkpoints(tmp_path: Path):
     pre = tmp_path / "pre"
     pretrain(make_cfg("pretrain", ["logger=none"], pre))
     ft = tmp_path / "ft"
-    frozen = ["optim.optimizer.lr=0", "trainer.max_epochs=3"]  # val/acc never improves after epoch 1
+    frozen = [
+        "optim.optimizer.lr=0",
+        "trainer.max_epochs=3",
+    ]  # val/acc never improves after epoch 1
     finetune(make_cfg("finetune", [f"pretrained={pre}", "logger=none", *frozen], ft))
     last = torch.load(ft / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
     best = torch.load(ft / "checkpoints/best.ckpt", map_location="cpu", weights_only=False)
