@@ -142,3 +142,24 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path):
     assert "MEMBER: 2/2" in proc.stdout + proc.stderr
     assert (run / "backbone.safetensors").is_file() and (run / "checkpoints/last.ckpt").is_file()
     assert "train/loss_step" in (run / "csv/metrics.csv").read_text()
+
+
+def test_backbone_for_another_image_size_is_refused_before_training(tmp_path: Path):
+    pre = tmp_path / "pre"  # a ViT built for 28 px Fashion-MNIST-sized inputs ...
+    from pretrainkit.export import save_backbone
+
+    save_backbone(instantiate_backbone("vit_tiny", "dataset.image_size=28"), pre, {"in_chans": 1})
+    cfg = make_cfg(
+        "finetune", [f"pretrained={pre}", "logger=none"], tmp_path / "ft"
+    )  # ... on 8 px digits
+    with pytest.raises(
+        ValueError, match=r"cannot take dataset=digits's images of shape \(1, 8, 8\)"
+    ):
+        finetune(cfg)
+    assert not (tmp_path / "ft" / "checkpoints").exists()
+
+
+def instantiate_backbone(name: str, *overrides: str):
+    from hydra.utils import instantiate
+
+    return instantiate(make_cfg("pretrain", [f"backbone={name}", *overrides], None).backbone)

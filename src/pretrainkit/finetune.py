@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import hydra
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -31,6 +32,23 @@ def _backbone(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
             "(image folders convert on load) or pick a backbone pretrained on matching images."
         )
     return backbone, info
+
+
+def check_input_shape(backbone: Any, cfg: DictConfig) -> None:
+    """One forward pass at the dataset's input shape, so a mismatch (a ViT built for another
+    image size, other channels) fails now with a clear line, not deep inside training."""
+    shape = (2, cfg.dataset.in_chans, cfg.dataset.image_size, cfg.dataset.image_size)
+    was_training = backbone.training
+    try:
+        with torch.no_grad():
+            backbone.eval()(torch.zeros(shape))
+    except Exception as err:  # timm and torch raise AssertionError, RuntimeError, ValueError
+        raise ValueError(
+            f"the backbone ({backbone.spec.get('name') or backbone.spec['_target_']}) cannot take "
+            f"dataset={cfg.dataset.name}'s images of shape {tuple(shape[1:])}: {err}. Pretrain and "
+            "fine-tune at the same dataset.image_size and dataset.in_chans, or pick another backbone."
+        ) from err
+    backbone.train(was_training)
 
 
 def describe(
@@ -57,6 +75,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     out = start_run(cfg)
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg)
+    check_input_shape(backbone, cfg)
     model = instantiate(
         cfg.model, backbone=backbone, num_classes=datamodule.num_classes, pretrained=bool(info)
     )

@@ -108,6 +108,6 @@ def use_backbone(
     if run is None:
         return
     run.config.update({"pretrained_artifact": name}, allow_val_change=True)
-    if run.settings._offline:
+    if any(getattr(logger, "offline", False) for logger in loggers):
         return
     run.use_artifact(backbone_artifact(name, files, metadata))
