@@ -28,12 +28,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install pretrainkit (editable, with dev extras)
 
-DEMO_RUN := outputs/demo/runs/$(shell date +%Y-%m-%d_%H-%M-%S)
+DEMO_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
+DEMO_RUN := outputs/demo/runs/$(DEMO_STAMP)
 
 demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / scratch at 1% and 10% labels, 3 seeds
 	@start=$$(date +%s) && \
-	$(BIN)/pk-pretrain experiment=demo hydra.run.dir=$(DEMO_RUN)/pretrain && \
-	$(BIN)/pk-finetune -m experiment=demo_finetune pretrained=$(DEMO_RUN)/pretrain,null \
+	$(BIN)/pk-pretrain experiment=demo logger.wandb.group=demo-$(DEMO_STAMP) hydra.run.dir=$(DEMO_RUN)/pretrain && \
+	$(BIN)/pk-finetune -m experiment=demo_finetune logger.wandb.group=demo-$(DEMO_STAMP) pretrained=$(DEMO_RUN)/pretrain,null \
 		freeze_backbone=true,false label_fraction=0.01,0.1 seed=0,1,2 hydra.sweep.dir=$(DEMO_RUN)/finetune && \
 	$(BIN)/pk-report $(DEMO_RUN)/finetune --out outputs/demo && \
 	cp outputs/demo/results.md outputs/demo/results.json $(DEMO_RUN)/ && \
