@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -69,7 +68,3 @@ def require_fashion_mnist() -> None:
         if os.environ.get("CI"):
             pytest.fail("Fashion-MNIST is missing in CI: .ci/run should have run `make data`.")
         pytest.skip("Debian's dataset-fashion-mnist is not installed (make data)")
-
-
-def has_cmd(name: str) -> bool:
-    return shutil.which(name) is not None or (BIN / name).exists()
