@@ -50,6 +50,7 @@ def test_pretrain_then_finetune_in_process(
     saved = json.loads((ft / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(result))
     assert saved["task"] == task and saved["dataset"] == dataset and 0 <= saved["test/acc"] <= 1
+    assert 0 <= saved["val/acc_best"] <= 1 and "train/loss" in saved
     assert (ft / "csv/metrics.csv").is_file()
 
 

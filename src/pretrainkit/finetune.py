@@ -55,7 +55,7 @@ def describe(
     cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int
 ) -> dict[str, Any]:
     """What produced a fine-tune run's numbers: written beside them in metrics.json."""
-    task = info.get("task", "scratch")
+    task = info.get("task", "unknown" if cfg.pretrained else "scratch")  # bare weights: unknown
     return {
         "method": f"{task}-{'linear' if cfg.freeze_backbone else 'finetune'}",
         "pretrained": str(locate(cfg.pretrained).parent.resolve()) if cfg.pretrained else None,
@@ -77,7 +77,10 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     backbone, info = _backbone(cfg)
     check_input_shape(backbone, cfg)
     model = instantiate(
-        cfg.model, backbone=backbone, num_classes=datamodule.num_classes, pretrained=bool(info)
+        cfg.model,
+        backbone=backbone,
+        num_classes=datamodule.num_classes,
+        pretrained=cfg.pretrained is not None,
     )
     loggers = build_loggers(cfg)
     trainer = build_trainer(cfg, loggers)
@@ -87,10 +90,14 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
             loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info
         )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = scalar_metrics(trainer)  # the last epoch's train/* and val/*
     checkpoint = trainer.checkpoint_callback
-    best = "best" if checkpoint is not None and getattr(checkpoint, "best_model_path", "") else None
+    best = None
+    if checkpoint is not None and getattr(checkpoint, "best_model_path", ""):
+        best = "best"
+        metrics["val/acc_best"] = float(checkpoint.best_model_score)
     trainer.test(model, datamodule=datamodule, ckpt_path=best)
-    metrics = scalar_metrics(trainer)
+    metrics.update(scalar_metrics(trainer))
     result = {**describe(cfg, info, backbone, datamodule.num_labeled), **metrics}
     if trainer.is_global_zero:
         write_json(out / "metrics.json", result)
