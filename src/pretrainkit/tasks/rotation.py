@@ -1,0 +1,68 @@
+"""RotNet: predict which of four rotations was applied to an image."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pretrainkit.backbones.base import Backbone
+from pretrainkit.heads import mlp
+from pretrainkit.optim import param_groups
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+
+
+def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image at 0, 90, 180 and 270 degrees, with the rotation index as its label.
+
+    Returns images (4B, C, H, W), ordered by rotation then by image, and labels (4B,).
+    """
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"rotation prediction needs square images, got {tuple(x.shape[-2:])}")
+    rotated = torch.cat([torch.rot90(x, k, dims=(2, 3)) for k in range(4)])  # (4B, C, H, W)
+    labels = torch.arange(4, device=x.device).repeat_interleave(len(x))  # (4B,)
+    return rotated, labels
+
+
+class Rotation(BackboneModule):
+    """Rotation prediction (Gidaris et al., 2018, "Unsupervised Representation Learning by
+    Predicting Image Rotations", arXiv:1803.07728).
+
+    All four rotations of every image go through the backbone in one batch, as in the paper
+    (which found this better than one random rotation per image); a small MLP head classifies
+    the rotation. The backbone's features are the representation.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        head_hidden_dim: int = 256,
+        weight_decay: float = 5e-4,
+    ) -> None:
+        super().__init__(backbone, optimizer, scheduler)
+        self.head = mlp(backbone.feature_dim, [head_hidden_dim], 4)
+        self.weight_decay = weight_decay
+
+    def param_groups(self) -> list[dict]:
+        return param_groups(self, self.weight_decay)
+
+    def _step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+        rotated, labels = rotate_batch(x)
+        logits = self.head(self.backbone(rotated))  # (4B, 4)
+        loss = F.cross_entropy(logits, labels)
+        acc = (logits.argmax(1) == labels).float().mean()
+        self.log_dict(
+            {f"{stage}/loss": loss, f"{stage}/rot_acc": acc},
+            prog_bar=True,
+            on_epoch=True,
+            sync_dist=stage == "val",
+            batch_size=len(x),
+        )
+        return loss
+
+    def training_step(self, x: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return self._step(x, "train")
+
+    def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
+        self._step(x, "val")
