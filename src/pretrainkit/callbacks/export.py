@@ -32,7 +32,10 @@ class BackboneExport(Callback):
         if not trainer.is_global_zero or trainer.interrupted:
             return
         run = wandb_run(trainer.loggers)
-        metadata = {"task": type(pl_module).__name__.lower(), **self.metadata}
+        metadata = {
+            "task": getattr(pl_module, "name", type(pl_module).__name__.lower()),
+            **self.metadata,
+        }
         if run is not None:
             metadata["wandb"] = {
                 "run_id": run.id,

@@ -20,8 +20,11 @@ class BackboneModule(L.LightningModule):
 
     Subclasses return their parameter groups from `param_groups()`; a group's `lr_scale`
     multiplies the optimizer's learning rate. The scheduler factory receives the total number
-    of optimizer steps and is stepped every step.
+    of optimizer steps and is stepped every step. `name` is the task's config name
+    (`conf/task/<name>.yaml`), recorded in exported backbones and fine-tune results.
     """
+
+    name: str = "backbone"
 
     def __init__(
         self,

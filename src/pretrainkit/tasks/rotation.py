@@ -32,6 +32,8 @@ class Rotation(BackboneModule):
     the rotation. The backbone's features are the representation.
     """
 
+    name = "rotation"
+
     def __init__(
         self,
         backbone: Backbone,

@@ -21,6 +21,8 @@ class SimCLR(BackboneModule):
     CIFAR-10 settings (its τ=0.1 goes with LARS and ImageNet batches of 4096).
     """
 
+    name = "simclr"
+
     def __init__(
         self,
         backbone: Backbone,

@@ -1,0 +1,105 @@
+"""Denoising autoencoder: corrupt an image, reconstruct the clean one through the backbone."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pretrainkit.backbones.base import Backbone
+from pretrainkit.optim import param_groups
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+
+
+def corrupt(x: torch.Tensor, noise_std: float, mask_ratio: float) -> torch.Tensor:
+    """Add Gaussian noise of `noise_std`, then zero a random `mask_ratio` of pixel positions
+    (all channels of a pixel together)."""
+    noisy = x + noise_std * torch.randn_like(x)
+    if mask_ratio > 0:
+        keep = (
+            torch.rand(x.shape[0], 1, *x.shape[2:], device=x.device) >= mask_ratio
+        )  # (B, 1, H, W)
+        noisy = noisy * keep
+    return noisy
+
+
+class ConvDecoder(nn.Module):
+    """Feature vector -> image: a linear map to a 4x4 grid, then x2 upsampling conv blocks until
+    the grid reaches `image_size` (resized to it exactly), then a 3x3 conv to `out_chans`."""
+
+    def __init__(self, feature_dim: int, out_chans: int, image_size: int, width: int = 64) -> None:
+        super().__init__()
+        self.start, self.width, self.image_size = 4, width, image_size
+        self.fc = nn.Linear(feature_dim, width * self.start**2)
+        blocks: list[nn.Module] = []
+        for _ in range(max(0, math.ceil(math.log2(image_size / self.start)))):
+            blocks += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(width, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+        self.blocks = nn.Sequential(*blocks)
+        self.out = nn.Conv2d(width, out_chans, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(len(z), self.width, self.start, self.start)  # (B, W, 4, 4)
+        x = self.blocks(x)  # (B, W, >= image_size, >= image_size)
+        if x.shape[-1] != self.image_size:
+            x = F.interpolate(x, size=self.image_size, mode="bilinear", align_corners=False)
+        return self.out(x)  # (B, C, image_size, image_size)
+
+
+class DenoisingAE(BackboneModule):
+    """Denoising autoencoder (Vincent et al., 2008, "Extracting and Composing Robust Features
+    with Denoising Autoencoders", ICML): the backbone encodes a corrupted image (Gaussian noise
+    and/or masked pixels) into its feature vector, a conv decoder reconstructs the clean image,
+    and the loss is the mean squared error. The backbone is the encoder used downstream.
+    """
+
+    name = "denoising_ae"
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        image_size: int = 32,
+        in_chans: int = 3,
+        noise_std: float = 0.5,
+        mask_ratio: float = 0.25,
+        decoder_width: int = 64,
+        weight_decay: float = 1e-4,
+    ) -> None:
+        super().__init__(backbone, optimizer, scheduler)
+        if noise_std < 0 or not 0 <= mask_ratio < 1 or (noise_std == 0 and mask_ratio == 0):
+            raise ValueError(
+                f"task.noise_std={noise_std}, task.mask_ratio={mask_ratio}: need noise_std >= 0 and "
+                "mask_ratio in [0, 1), not both zero (nothing would be corrupted)."
+            )
+        self.decoder = ConvDecoder(backbone.feature_dim, in_chans, image_size, decoder_width)
+        self.noise_std, self.mask_ratio, self.weight_decay = noise_std, mask_ratio, weight_decay
+
+    def param_groups(self) -> list[dict]:
+        return param_groups(self, self.weight_decay)
+
+    def _step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+        recon = self.decoder(self.backbone(corrupt(x, self.noise_std, self.mask_ratio)))
+        loss = F.mse_loss(recon, x)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            prog_bar=True,
+            on_epoch=True,
+            sync_dist=stage == "val",
+            batch_size=len(x),
+        )
+        return loss
+
+    def training_step(self, x: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return self._step(x, "train")
+
+    def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
+        self._step(x, "val")
