@@ -84,7 +84,9 @@ def test_logger_options(option: str, tmp_path: Path):
     assert len(loggers) == (0 if option == "none" else 1)
 
 
-@pytest.mark.parametrize("group", ["callbacks", "optim", "augment", "experiment", "debug"])
+@pytest.mark.parametrize(
+    "group", ["callbacks", "optim", "augment", "experiment", "debug", "monitor"]
+)
 def test_other_groups(group: str, tmp_path: Path):
     for option in options(group):
         name = "finetune" if "finetune" in option else "pretrain"

@@ -41,6 +41,7 @@ def test_pretrain_then_finetune_in_process(
         make_cfg("pretrain", [f"task={task}", *data, "logger=csv", "data.batch_size=64"], pre)
     )
     assert torch.isfinite(torch.tensor(metrics["train/loss_epoch"]))
+    assert 0 <= metrics["val/knn_acc"] <= 1  # the k-NN monitor ran
     assert (pre / "checkpoints/last.ckpt").is_file() and (pre / "backbone.yaml").is_file()
 
     ft = tmp_path / "ft"

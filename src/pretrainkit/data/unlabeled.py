@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from pretrainkit.data.datasets import Transformed
 from pretrainkit.data.loader import loader_kwargs
+from pretrainkit.data.monitor import MonitorSet
 from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import stratified_split
 
@@ -22,6 +23,7 @@ class UnlabeledDataModule(L.LightningDataModule):
         transform: maps one image to what the task trains on (e.g. two augmented views).
         val_fraction: share of the pool held out for `val/*` pretext metrics (0 disables).
         seed: seeds the validation hold-out.
+        monitor: optional labeled images for monitors such as the k-NN callback.
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class UnlabeledDataModule(L.LightningDataModule):
         val_fraction: float = 0.05,
         seed: int = 0,
         pin_memory: bool = True,
+        monitor: MonitorSet | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -42,6 +45,7 @@ class UnlabeledDataModule(L.LightningDataModule):
         self.source, self.transform = source, transform
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.val_fraction, self.seed = val_fraction, seed
+        self.monitor = monitor
         self.train_set: Transformed | None = None
         self.val_set: Transformed | None = None
 
@@ -56,6 +60,13 @@ class UnlabeledDataModule(L.LightningDataModule):
                 f"the unlabeled training pool has {len(train_idx)} images, fewer than "
                 f"data.batch_size={self.batch_size}; lower data.batch_size."
             )
+        if self.monitor is not None:  # fail now, not after the first epoch
+            try:
+                self.monitor.setup()
+            except FileNotFoundError as err:
+                raise FileNotFoundError(
+                    f"{err} The k-NN monitor needs labeled images: pass monitor=none."
+                ) from err
         self.train_set = Transformed(pool, self.transform, train_idx, with_target=False)
         self.val_set = (
             Transformed(pool, self.transform, val_idx, with_target=False) if len(val_idx) else None
