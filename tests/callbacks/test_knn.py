@@ -58,3 +58,27 @@ def test_unlabeled_folder_with_monitor_fails_early_and_names_the_fix(
     dm = instantiate(make_cfg("pretrain", [*overrides, "monitor=none"], tmp_path).data)
     dm.setup()
     assert len(dm.train_set) > 0
+
+
+def test_monitor_does_not_change_the_training_it_watches(tmp_path: Path):
+    from safetensors.torch import load_file
+
+    from pretrainkit.pretrain import pretrain
+
+    for monitor in ("knn", "none"):
+        pretrain(
+            make_cfg(
+                "pretrain",
+                [
+                    f"monitor={monitor}",
+                    "logger=none",
+                    "trainer.max_epochs=3",
+                    "trainer.limit_train_batches=1.0",
+                ],
+                tmp_path / monitor,
+            )
+        )
+    watched, plain = (
+        load_file(str(tmp_path / m / "backbone.safetensors")) for m in ("knn", "none")
+    )
+    assert all(torch.equal(watched[k], plain[k]) for k in plain)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
 from pretrainkit.data.datasets import TensorImages, Transformed
@@ -56,4 +57,8 @@ class MonitorSet:
         return part.dataset.targets[part.indices]  # type: ignore[attr-defined]
 
     def loader(self, part: Transformed) -> DataLoader:
-        return DataLoader(part, batch_size=self.batch_size, shuffle=False)
+        # Its own generator: starting a DataLoader draws a seed, which must not come from the
+        # global RNG, or turning a monitor on would change the training run it watches.
+        return DataLoader(
+            part, batch_size=self.batch_size, shuffle=False, generator=torch.Generator()
+        )
