@@ -6,10 +6,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import lightning as L
+import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.optim import param_groups
 
 OptimizerFactory = Callable[[Iterable[dict[str, Any]]], Optimizer]
 SchedulerFactory = Callable[..., LRScheduler]
@@ -18,8 +20,10 @@ SchedulerFactory = Callable[..., LRScheduler]
 class BackboneModule(L.LightningModule):
     """A LightningModule around a `Backbone`, optimised by Hydra-partial factories.
 
-    Subclasses return their parameter groups from `param_groups()`; a group's `lr_scale`
-    multiplies the optimizer's learning rate. The scheduler factory receives the total number
+    `param_groups()` (by default: every parameter, `weight_decay` on all but biases and norm
+    weights) may be overridden; a group's `lr_scale` multiplies the optimizer's learning rate.
+    Tasks whose training and validation steps differ only in the metric prefix implement
+    `step(batch, stage)`. The scheduler factory receives the total number
     of optimizer steps and is stepped every step. `name` is the task's config name
     (`conf/task/<name>.yaml`), recorded in exported backbones and fine-tune results.
     """
@@ -31,14 +35,25 @@ class BackboneModule(L.LightningModule):
         backbone: Backbone,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
+        weight_decay: float = 1e-4,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.weight_decay = weight_decay
 
     def param_groups(self) -> list[dict[str, Any]]:
+        return param_groups(self, self.weight_decay)
+
+    def step(self, batch: Any, stage: str) -> torch.Tensor:
         raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.step(batch, "val")
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.param_groups())

@@ -42,7 +42,7 @@ class Classifier(BackboneModule):
         pretrained: bool = True,
         head_batchnorm: bool = True,
     ) -> None:
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, scheduler, weight_decay)
         if backbone_lr_scale <= 0:
             raise ValueError(
                 f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze."
@@ -58,7 +58,7 @@ class Classifier(BackboneModule):
         self.head = nn.Sequential(norm, linear)
         self.freeze_backbone = freeze_backbone
         self.backbone_lr_scale = backbone_lr_scale if pretrained else 1.0
-        self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
+        self.label_smoothing = label_smoothing
         if freeze_backbone:
             self.backbone.requires_grad_(False)
         metrics = MetricCollection(

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrainkit.backbones.base import Backbone
-from pretrainkit.optim import param_groups
 from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
 
 
@@ -73,19 +72,16 @@ class DenoisingAE(BackboneModule):
         decoder_width: int = 64,
         weight_decay: float = 1e-4,
     ) -> None:
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, scheduler, weight_decay)
         if noise_std < 0 or not 0 <= mask_ratio < 1 or (noise_std == 0 and mask_ratio == 0):
             raise ValueError(
                 f"task.noise_std={noise_std}, task.mask_ratio={mask_ratio}: need noise_std >= 0 and "
                 "mask_ratio in [0, 1), not both zero (nothing would be corrupted)."
             )
         self.decoder = ConvDecoder(backbone.feature_dim, in_chans, image_size, decoder_width)
-        self.noise_std, self.mask_ratio, self.weight_decay = noise_std, mask_ratio, weight_decay
+        self.noise_std, self.mask_ratio = noise_std, mask_ratio
 
-    def param_groups(self) -> list[dict]:
-        return param_groups(self, self.weight_decay)
-
-    def _step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+    def step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         recon = self.decoder(self.backbone(corrupt(x, self.noise_std, self.mask_ratio)))
         loss = F.mse_loss(recon, x)
         self.log(
@@ -97,9 +93,3 @@ class DenoisingAE(BackboneModule):
             batch_size=len(x),
         )
         return loss
-
-    def training_step(self, x: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        return self._step(x, "train")
-
-    def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
-        self._step(x, "val")

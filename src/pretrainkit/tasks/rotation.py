@@ -7,7 +7,6 @@ import torch.nn.functional as F
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
-from pretrainkit.optim import param_groups
 from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
 
 
@@ -42,14 +41,10 @@ class Rotation(BackboneModule):
         head_hidden_dim: int = 256,
         weight_decay: float = 5e-4,
     ) -> None:
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, scheduler, weight_decay)
         self.head = mlp(backbone.feature_dim, [head_hidden_dim], 4)
-        self.weight_decay = weight_decay
 
-    def param_groups(self) -> list[dict]:
-        return param_groups(self, self.weight_decay)
-
-    def _step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+    def step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         rotated, labels = rotate_batch(x)
         logits = self.head(self.backbone(rotated))  # (4B, 4)
         loss = F.cross_entropy(logits, labels)
@@ -62,9 +57,3 @@ class Rotation(BackboneModule):
             batch_size=len(x),
         )
         return loss
-
-    def training_step(self, x: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        return self._step(x, "train")
-
-    def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
-        self._step(x, "val")

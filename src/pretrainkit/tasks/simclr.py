@@ -7,7 +7,6 @@ import torch
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import projection_head
 from pretrainkit.losses.ntxent import NTXentLoss
-from pretrainkit.optim import param_groups
 from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
 
 
@@ -33,13 +32,9 @@ class SimCLR(BackboneModule):
         temperature: float = 0.5,
         weight_decay: float = 1e-4,
     ) -> None:
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, scheduler, weight_decay)
         self.projector = projection_head(backbone.feature_dim, proj_hidden_dim, proj_output_dim)
         self.loss_fn = NTXentLoss(temperature=temperature)
-        self.weight_decay = weight_decay
-
-    def param_groups(self) -> list[dict]:
-        return param_groups(self, self.weight_decay)
 
     def _loss(self, views: list[torch.Tensor]) -> torch.Tensor:
         x1, x2 = views
