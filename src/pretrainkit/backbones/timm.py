@@ -47,6 +47,14 @@ class TimmBackbone(Backbone):
         self.model = timm.create_model(
             name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs
         )
+        patch = getattr(getattr(self.model, "patch_embed", None), "patch_size", None)
+        if patch is not None and image_size % patch[0]:
+            # timm would silently drop the pixels past the last whole patch.
+            raise ValueError(
+                f"backbone {name}: image size {image_size} is not divisible by patch size "
+                f"{patch[0]}. Set dataset.patch_size to a divisor of {image_size}, or "
+                f"dataset.image_size to a multiple of {patch[0]}."
+            )
         small = image_size <= SMALL_IMAGE_MAX if small_stem is None else small_stem
         if small and hasattr(self.model, "conv1") and hasattr(self.model, "maxpool"):
             width = self.model.conv1.out_channels
