@@ -36,6 +36,13 @@ def make_cfg(
     """Compose `conf/<name>.yaml` with `overrides`, its outputs pointed at `out`."""
     with initialize_config_dir(config_dir(), version_base="1.3"):
         cfg = compose(name, overrides=[*(SHRINK if shrink else []), *overrides])
+    method_given = any(o.startswith("callbacks.embedding.method") for o in overrides)
+    if shrink and "embedding" in (cfg.get("callbacks") or {}) and not method_given:
+        cfg.callbacks.embedding.method = "pca"  # t-SNE takes 10-30 s here, PCA milliseconds
+    vit = str(cfg.backbone.get("name", "")).startswith("vit")
+    if shrink and vit and "depth" not in cfg.backbone.model_kwargs:
+        with open_dict(cfg):  # ViT-Tiny's 12 blocks cost seconds a batch here; 2 run the same code
+            cfg.backbone.model_kwargs.depth = 2
     if out is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(out)

@@ -111,3 +111,13 @@ def use_backbone(
     if any(getattr(logger, "offline", False) for logger in loggers):
         return
     run.use_artifact(backbone_artifact(name, files, metadata))
+
+
+def log_image(
+    loggers: list[Logger], key: str, path: Path, step: int, caption: str | None = None
+) -> None:
+    """Log the image file at `path` to every W&B logger (offline runs keep it as a media file)."""
+    for logger in loggers:
+        if isinstance(logger, _LightningWandbLogger):
+            extra = {"caption": [caption]} if caption else {}
+            logger.log_image(key, [str(path)], step=step, **extra)

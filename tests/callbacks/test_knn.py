@@ -1,4 +1,5 @@
-"""The online k-NN monitor: the vote, the monitor set's split, and a clear error without labels."""
+"""The online k-NN monitor: the vote, the monitor set's split, and a clear error without labels;
+no monitor changes the training it watches."""
 
 from __future__ import annotations
 
@@ -61,24 +62,26 @@ def test_unlabeled_folder_with_monitor_fails_early_and_names_the_fix(
 
 
 def test_monitor_does_not_change_the_training_it_watches(tmp_path: Path):
+    """Every monitor on (k-NN, probe, health, plot) vs none: bitwise the same backbone."""
     from safetensors.torch import load_file
 
     from pretrainkit.pretrain import pretrain
 
-    for monitor in ("knn", "none"):
+    for name, monitor in (("watched", []), ("plain", ["monitor=none"])):
         pretrain(
             make_cfg(
                 "pretrain",
                 [
-                    f"monitor={monitor}",
+                    *monitor,
                     "logger=none",
                     "trainer.max_epochs=3",
                     "trainer.limit_train_batches=1.0",
                 ],
-                tmp_path / monitor,
+                tmp_path / name,
             )
         )
     watched, plain = (
-        load_file(str(tmp_path / m / "backbone.safetensors")) for m in ("knn", "none")
+        load_file(str(tmp_path / m / "backbone.safetensors")) for m in ("watched", "plain")
     )
     assert all(torch.equal(watched[k], plain[k]) for k in plain)
+    assert (tmp_path / "watched/embedding.png").is_file()

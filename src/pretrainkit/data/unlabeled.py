@@ -23,7 +23,7 @@ class UnlabeledDataModule(L.LightningDataModule):
         transform: maps one image to what the task trains on (e.g. two augmented views).
         val_fraction: share of the pool held out for `val/*` pretext metrics (0 disables).
         seed: seeds the validation hold-out.
-        monitor: optional labeled images for monitors such as the k-NN callback.
+        monitor: optional images for the representation monitors (k-NN, probe, health, plot).
     """
 
     def __init__(
@@ -65,7 +65,8 @@ class UnlabeledDataModule(L.LightningDataModule):
                 self.monitor.setup()
             except FileNotFoundError as err:
                 raise FileNotFoundError(
-                    f"{err} The k-NN monitor needs labeled images: pass monitor=none."
+                    f"{err} The k-NN, probe and embedding monitors need labeled images: pass "
+                    "monitor=none, or monitor=[health] data.monitor.labeled=false."
                 ) from err
         self.train_set = Transformed(pool, self.transform, train_idx, with_target=False)
         self.val_set = (
