@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
+from distributed_helpers import assert_same, ddp_and_single
 
 from pretrainkit.losses.ntxent import NTXentLoss, nt_xent
 
@@ -50,42 +45,6 @@ def test_rejects_bad_temperature():
         NTXentLoss(temperature=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _inputs() -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
-    torch.manual_seed(0)
-    return nn.Linear(6, 4), torch.randn(8, 6), torch.randn(8, 6)  # global batch of 8
-
-
-def _rank_worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    layer, x1, x2 = _inputs()
-    model = DistributedDataParallel(layer)
-    b = len(x1) // world
-    local = slice(rank * b, (rank + 1) * b)
-    loss = NTXentLoss(temperature=0.2)(model(x1[local]), model(x2[local]))
-    loss.backward()  # DDP averages the parameter gradients over ranks
-    losses = [torch.zeros(()) for _ in range(world)]
-    dist.all_gather(losses, loss.detach())
-    if rank == 0:
-        torch.save({"loss": torch.stack(losses).mean(), "grad": layer.weight.grad.clone()}, out)
-    dist.barrier()  # neither rank tears gloo down while the other still talks to it
-    dist.destroy_process_group()
-
-
 def test_two_processes_equal_one_process_with_the_whole_batch(tmp_path: Path):
     """2 ranks x batch 4 must give the loss and gradients of 1 process x batch 8."""
-    layer, x1, x2 = _inputs()
-    single = NTXentLoss(temperature=0.2)(layer(x1), layer(x2))
-    single.backward()
-
-    out = tmp_path / "ddp.pt"
-    mp.spawn(_rank_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
-    ddp = torch.load(out)
-    assert torch.allclose(ddp["loss"], single.detach(), atol=1e-6)
-    assert torch.allclose(ddp["grad"], layer.weight.grad, atol=1e-6)
+    assert_same(*ddp_and_single(NTXentLoss(temperature=0.2), tmp_path))

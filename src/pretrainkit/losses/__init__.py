@@ -1,3 +1,6 @@
+from pretrainkit.losses.barlow import BarlowTwinsLoss
+from pretrainkit.losses.byol import BYOLLoss
 from pretrainkit.losses.ntxent import NTXentLoss, nt_xent
+from pretrainkit.losses.vicreg import VICRegLoss
 
-__all__ = ["NTXentLoss", "nt_xent"]
+__all__ = ["BYOLLoss", "BarlowTwinsLoss", "NTXentLoss", "VICRegLoss", "nt_xent"]
