@@ -41,7 +41,7 @@ demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / scratch at 
 	echo "demo: $$(( $$(date +%s) - start )) s; runs in $(DEMO_RUN), table in outputs/demo/results.md"
 
 test: $(STAMP)  ## the fast test suite (what CI runs)
-	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -q --durations=10 $(PYTEST_ARGS)
 
 test-full: $(STAMP)  ## every test, slow ones included
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -75,3 +76,9 @@ def require_fashion_mnist() -> None:
         if os.environ.get("CI"):
             pytest.fail("Fashion-MNIST is missing in CI: .ci/run should have run `make data`.")
         pytest.skip("Debian's dataset-fashion-mnist is not installed (make data)")
+
+
+def logged(run_dir: Path, key: str) -> list[float]:
+    """Every value of `key` in a run's CSV log (`logger=csv`), in order."""
+    rows = csv.DictReader((run_dir / "csv/metrics.csv").read_text().splitlines())
+    return [float(r[key]) for r in rows if r.get(key)]

@@ -30,8 +30,21 @@ def dataset_overrides(name: str, digits_folder: Path) -> list[str]:
     return [f"dataset={name}"]
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-@pytest.mark.parametrize("task", options("task"))
+def task_dataset_cases() -> list:
+    """Every task on every dataset; off simclr, Fashion-MNIST (60k images to load and
+    transform, ~20 s a run here) is left to `make test-full`."""
+    return [
+        pytest.param(
+            task,
+            dataset,
+            marks=[pytest.mark.slow] if dataset == "fashion_mnist" and task != "simclr" else [],
+        )
+        for task in options("task")
+        for dataset in DATASETS
+    ]
+
+
+@pytest.mark.parametrize(("task", "dataset"), task_dataset_cases())
 def test_pretrain_then_finetune_in_process(
     task: str, dataset: str, tmp_path: Path, digits_folder: Path
 ):

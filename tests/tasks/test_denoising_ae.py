@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_cfg
+from helpers import logged, make_cfg
 
 from pretrainkit.pretrain import pretrain
 from pretrainkit.tasks.denoising_ae import ConvDecoder, corrupt
@@ -48,6 +47,5 @@ def test_loss_falls_on_digits(tmp_path: Path):
         "trainer.limit_train_batches=1.0",
     ]
     pretrain(make_cfg("pretrain", overrides, tmp_path))
-    rows = list(csv.DictReader((tmp_path / "csv/metrics.csv").read_text().splitlines()))
-    epochs = [float(r["train/loss_epoch"]) for r in rows if r.get("train/loss_epoch")]
+    epochs = logged(tmp_path, "train/loss_epoch")
     assert len(epochs) == 5 and epochs[-1] < 0.7 * epochs[0]

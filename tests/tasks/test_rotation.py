@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_cfg
+from helpers import logged, make_cfg
 
 from pretrainkit.pretrain import pretrain
 from pretrainkit.tasks.rotation import rotate_batch
@@ -34,8 +33,7 @@ def test_loss_falls_on_digits(tmp_path: Path):
         tmp_path,
     )
     pretrain(cfg)
-    rows = list(csv.DictReader((tmp_path / "csv/metrics.csv").read_text().splitlines()))
-    epochs = [float(r["train/loss_epoch"]) for r in rows if r.get("train/loss_epoch")]
+    epochs = logged(tmp_path, "train/loss_epoch")
     assert len(epochs) == 5 and epochs[-1] < 0.8 * epochs[0]
-    accs = [float(r["val/rot_acc"]) for r in rows if r.get("val/rot_acc")]
+    accs = logged(tmp_path, "val/rot_acc")
     assert accs[-1] > 0.4  # above the 0.25 of guessing

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from helpers import make_cfg
+from helpers import logged, make_cfg
 
 from pretrainkit.pretrain import pretrain
 
@@ -23,15 +22,11 @@ def test_loss_falls_on_digits(tmp_path: Path):
         "trainer.limit_train_batches=10",
     ]
     metrics = pretrain(make_cfg("pretrain", overrides, tmp_path))
-    rows = list(csv.DictReader((tmp_path / "csv/metrics.csv").read_text().splitlines()))
 
-    def per_epoch(key: str) -> list[float]:
-        return [float(r[key]) for r in rows if r.get(key)]
-
-    epochs = per_epoch("train/loss_epoch")  # measured: 22.07, 21.49, 21.24, 21.00
+    epochs = logged(tmp_path, "train/loss_epoch")  # measured: 22.07, 21.49, 21.24, 21.00
     assert len(epochs) == 4 and epochs == sorted(epochs, reverse=True)
     assert epochs[-1] < 0.97 * epochs[0]
-    invariance = per_epoch("train/invariance_epoch")  # measured: 0.19 -> 0.12
+    invariance = logged(tmp_path, "train/invariance_epoch")  # measured: 0.19 -> 0.12
     assert invariance[-1] < 0.75 * invariance[0]
     for term in ("invariance", "variance", "covariance"):
         assert f"train/{term}_epoch" in metrics and f"val/{term}" in metrics
