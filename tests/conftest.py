@@ -1,10 +1,23 @@
-"""Fixtures every test gets: W&B offline and out of the user's account; real digits as PNG files."""
+"""Fixtures every test gets: W&B offline and out of the user's account, caches out of the
+checkout; real digits as PNG files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of trained tokenizers and tokenised corpora for the whole session, as a user's
+    `outputs/.cache` is shared between runs (the cache's own tests use private ones)."""
+    return tmp_path_factory.mktemp("pk-cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache_out_of_the_checkout(shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRETRAINKIT_CACHE", str(shared_cache))
 
 
 @pytest.fixture(autouse=True)

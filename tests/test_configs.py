@@ -30,13 +30,24 @@ def test_primary_configs_resolve(name: str, tmp_path: Path):
     assert cfg.dataset.name == "digits"
 
 
+TEXT_DATASETS = {"fortunes", "text_files", "hf_disk"}
+TEXT_TASKS = {"mlm", "clm"}
+
+
 @pytest.mark.parametrize("option", options("dataset"))
 def test_dataset_options(option: str, tmp_path: Path):
-    extra = [f"dataset.source.root={tmp_path}"] if option == "image_folder" else []
+    (tmp_path / "corpus.txt").write_text("A fortune a day keeps the doctor away.\n")
+    extra = {
+        "image_folder": [f"dataset.source.root={tmp_path}"],
+        "text_files": [f"dataset.source.root={tmp_path}"],
+        "hf_disk": [f"dataset.source.path={tmp_path}"],
+    }.get(option, [])
     for name in ("pretrain", "finetune"):
-        cfg = make_cfg(name, [f"dataset={option}", *extra], tmp_path)
+        task = ["task=mlm"] if name == "pretrain" and option in TEXT_DATASETS else []
+        cfg = make_cfg(name, [f"dataset={option}", *task, *extra], tmp_path)
+        assert cfg.modality == ("text" if option in TEXT_DATASETS else "image")
         source = instantiate(cfg.dataset.source)  # constructing reads nothing yet
-        assert source.__class__.__name__.lower().replace("_", "") == option.replace("_", "")
+        assert source.__class__.__name__.lower().startswith(option.replace("_", ""))
         dm = instantiate(cfg.data)
         assert dm.source.__class__ is source.__class__
 
@@ -45,10 +56,19 @@ def test_dataset_options(option: str, tmp_path: Path):
 def test_backbone_options(option: str, tmp_path: Path):
     import torch
 
-    cfg = make_cfg("pretrain", [f"backbone={option}", "dataset=fashion_mnist"], tmp_path)
-    backbone = instantiate(cfg.backbone)
+    if option in ("bert_small", "gpt_small"):  # text: token ids in, a vocabulary from the data
+        cfg = make_cfg("pretrain", [f"backbone={option}", "task=mlm"], tmp_path)
+        backbone = instantiate(cfg.backbone, vocab_size=100, pad_token_id=0)
+        inputs = {
+            "input_ids": torch.arange(32).view(2, 16),
+            "attention_mask": torch.ones(2, 16, dtype=torch.long),
+        }
+    else:
+        cfg = make_cfg("pretrain", [f"backbone={option}", "dataset=fashion_mnist"], tmp_path)
+        backbone = instantiate(cfg.backbone)
+        inputs = torch.zeros(2, 1, 28, 28)
     with torch.no_grad():
-        features = backbone.eval()(torch.zeros(2, 1, 28, 28))
+        features = backbone.eval()(inputs)
     assert features.shape == (2, backbone.feature_dim)
 
 
@@ -56,7 +76,10 @@ def test_backbone_options(option: str, tmp_path: Path):
 def test_task_options(option: str, tmp_path: Path):
     cfg = make_cfg("pretrain", [f"task={option}"], tmp_path)
     task = instantiate(cfg.task, backbone=instantiate(cfg.backbone))
-    assert task.backbone.feature_dim > 0
+    assert task.backbone.feature_dim > 0 and task.name == option
+    if option in TEXT_TASKS:  # text tasks bring their corpus and tokenizer kind instead
+        assert cfg.modality == "text" and cfg.data.tokenizer_kind in ("wordpiece", "bpe")
+        return
     views = instantiate(cfg.augment.views)  # the task's augment recipe comes with it
     assert views is not None
 
@@ -90,7 +113,9 @@ def test_logger_options(option: str, tmp_path: Path):
 def test_other_groups(group: str, tmp_path: Path):
     for option in options(group):
         name = "finetune" if "finetune" in option else "pretrain"
-        cfg = make_cfg(name, [f"{group}={option}"], tmp_path)
+        text = option in TEXT_TASKS or option.endswith("_text")  # needs text data
+        extra = (["task=mlm"] if name == "pretrain" else ["dataset=fortunes"]) if text else []
+        cfg = make_cfg(name, [f"{group}={option}", *extra], tmp_path)
         OmegaConf.resolve(cfg)
         for node in (cfg.get("callbacks") or {}).values():
             instantiate(node)

@@ -10,7 +10,7 @@ import torch
 from helpers import make_cfg, require_fashion_mnist, run_cli
 from omegaconf import open_dict
 from safetensors.torch import load_file
-from test_configs import options
+from test_configs import TEXT_TASKS, options
 
 from pretrainkit.finetune import finetune
 from pretrainkit.pretrain import pretrain
@@ -31,8 +31,8 @@ def dataset_overrides(name: str, digits_folder: Path) -> list[str]:
 
 
 def task_dataset_cases() -> list:
-    """Every task on every dataset; off simclr, Fashion-MNIST (60k images to load and
-    transform, ~20 s a run here) is left to `make test-full`."""
+    """Every image task on every image dataset (text: test_text.py); off simclr, Fashion-MNIST
+    (60k images to load and transform, ~20 s a run here) is left to `make test-full`."""
     return [
         pytest.param(
             task,
@@ -40,6 +40,7 @@ def task_dataset_cases() -> list:
             marks=[pytest.mark.slow] if dataset == "fashion_mnist" and task != "simclr" else [],
         )
         for task in options("task")
+        if task not in TEXT_TASKS
         for dataset in DATASETS
     ]
 

@@ -1,4 +1,5 @@
-"""Entry point two: fine-tune a pretrained backbone (or train from scratch) on labeled images.
+"""Entry point two: fine-tune a pretrained backbone (or train from scratch) on labeled images
+or texts.
 
 pk-finetune pretrained=outputs/pretrain/<run> freeze_backbone=true label_fraction=0.01
 pk-finetune pretrained=null freeze_backbone=false label_fraction=0.01   # the baseline
@@ -20,11 +21,19 @@ from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metric
 from pretrainkit.tracking import use_backbone
 
 
-def _backbone(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
+def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
     """The backbone to fine-tune and what is known of its pretraining (empty: from scratch)."""
     if cfg.pretrained is None:
-        return instantiate(cfg.backbone), {}
+        # text: the vocabulary size and special ids come from the data module's tokenizer
+        return instantiate(cfg.backbone, **getattr(datamodule, "backbone_kwargs", {})), {}
     backbone, info = load_backbone(cfg.pretrained, cfg.backbone)
+    modality = info.get("modality", "image")
+    if modality != cfg.modality:
+        raise ValueError(
+            f"pretrained={cfg.pretrained} is a backbone for {modality} but dataset={cfg.dataset.name} "
+            f"holds {cfg.modality}; fine-tune it on a {modality} dataset"
+            + (" (e.g. dataset=fortunes)." if modality == "text" else " (e.g. dataset=digits).")
+        )
     if "in_chans" in info and info["in_chans"] != cfg.dataset.in_chans:
         raise ValueError(
             f"pretrained={cfg.pretrained} was trained on {info['in_chans']}-channel images but "
@@ -34,9 +43,19 @@ def _backbone(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
     return backbone, info
 
 
-def check_input_shape(backbone: Any, cfg: DictConfig) -> None:
+def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
     """One forward pass at the dataset's input shape, so a mismatch (a ViT built for another
-    image size, other channels) fails now with a clear line, not deep inside training."""
+    image size, other channels; a tokenizer larger than the embedding) fails now with a clear
+    line, not deep inside training."""
+    if cfg.modality == "text":
+        tokens = len(datamodule.tokenizer)
+        embedded = backbone.model.get_input_embeddings().num_embeddings
+        if tokens > embedded:
+            raise ValueError(
+                f"data.tokenizer={cfg.data.tokenizer} has {tokens} tokens but the backbone embeds "
+                f"{embedded}; fine-tune with the tokenizer it was pretrained with (the default)."
+            )
+        return
     shape = (2, cfg.dataset.in_chans, cfg.dataset.image_size, cfg.dataset.image_size)
     was_training = backbone.training
     try:
@@ -60,7 +79,9 @@ def describe(
         "method": f"{task}-{'linear' if cfg.freeze_backbone else 'finetune'}",
         "pretrained": str(locate(cfg.pretrained).parent.resolve()) if cfg.pretrained else None,
         "task": task,
-        "backbone": backbone.spec.get("name") or backbone.spec["_target_"].rsplit(".", 1)[-1],
+        "backbone": backbone.spec.get("name")
+        or backbone.spec.get("config", {}).get("model_type")
+        or backbone.spec["_target_"].rsplit(".", 1)[-1],
         "dataset": cfg.dataset.name,
         "freeze_backbone": bool(cfg.freeze_backbone),
         "label_fraction": cfg.label_fraction if cfg.labels_per_class is None else None,
@@ -74,8 +95,8 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Fine-tune as `cfg` says, test the best-validation checkpoint, write `metrics.json`."""
     out = start_run(cfg)
     datamodule = instantiate(cfg.data)
-    backbone, info = _backbone(cfg)
-    check_input_shape(backbone, cfg)
+    backbone, info = _backbone(cfg, datamodule)
+    check_input_shape(backbone, cfg, datamodule)
     model = instantiate(
         cfg.model,
         backbone=backbone,

@@ -1,24 +1,42 @@
-"""Entry point one: pretrain a backbone with a pretext task on unlabeled images.
+"""Entry point one: pretrain a backbone with a pretext task on unlabeled images or text.
 
 pk-pretrain task=simclr dataset=digits backbone=small_cnn trainer.max_epochs=50
+pk-pretrain task=mlm dataset=fortunes trainer.max_epochs=5
 """
 
 from __future__ import annotations
 
 import hydra
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
 from pretrainkit.config import config_dir
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
 
 
+def check_modality(cfg: DictConfig) -> None:
+    """An image task on text (or the reverse) fails here, in one line, before any work."""
+    task = get_class(cfg.task._target_)
+    if task.modality != cfg.modality:
+        hint = (
+            "task=mlm or task=clm" if cfg.modality == "text" else "an image task (e.g. task=simclr)"
+        )
+        raise ValueError(
+            f"task={task.name} trains on {task.modality} but dataset={cfg.dataset.name} holds "
+            f"{cfg.modality}; pick {hint}, or a dataset of {task.modality}."
+        )
+
+
 def pretrain(cfg: DictConfig) -> dict[str, float]:
     """Pretrain as `cfg` says; return the final metrics. The run directory gets
-    `checkpoints/last.ckpt`, `backbone.safetensors` and `backbone.yaml`."""
+    `checkpoints/last.ckpt`, `backbone.safetensors` and `backbone.yaml` (and, for text,
+    `tokenizer/` and `hf/`, a `save_pretrained` model with its tokenizer)."""
+    check_modality(cfg)
     start_run(cfg)
     datamodule = instantiate(cfg.data)
-    task = instantiate(cfg.task, backbone=instantiate(cfg.backbone))
+    # text: the vocabulary size and special ids come from the (trained or loaded) tokenizer
+    backbone = instantiate(cfg.backbone, **getattr(datamodule, "backbone_kwargs", {}))
+    task = instantiate(cfg.task, backbone=backbone)
     loggers = build_loggers(cfg)
     trainer = build_trainer(cfg, loggers)
     trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

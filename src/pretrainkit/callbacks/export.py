@@ -14,8 +14,9 @@ from pretrainkit.tracking import log_backbone, wandb_run
 
 
 class BackboneExport(Callback):
-    """Write `backbone.safetensors` + `backbone.yaml` to `dirpath` when fitting ends, and log
-    them to W&B as the artifact `backbone-<run id>` (what fine-tune runs then use).
+    """Write `backbone.safetensors` + `backbone.yaml` to `dirpath` when fitting ends (plus
+    whatever the task's own `export(dirpath)` writes), and log them to W&B as the artifact
+    `backbone-<run id>` (what fine-tune runs then use).
 
     Args:
         dirpath: the run directory.
@@ -43,5 +44,7 @@ class BackboneExport(Callback):
                 "artifact": f"backbone-{run.id}",
             }
         files = save_backbone(pl_module.backbone, self.dirpath, metadata)
+        if hasattr(pl_module, "export"):  # e.g. language models: save_pretrained model + tokenizer
+            files += pl_module.export(self.dirpath)
         if run is not None:
             log_backbone(trainer.loggers, metadata["wandb"]["artifact"], files, metadata)

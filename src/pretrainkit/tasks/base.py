@@ -25,10 +25,12 @@ class BackboneModule(L.LightningModule):
     Tasks whose training and validation steps differ only in the metric prefix implement
     `step(batch, stage)`. The scheduler factory receives the total number
     of optimizer steps and is stepped every step. `name` is the task's config name
-    (`conf/task/<name>.yaml`), recorded in exported backbones and fine-tune results.
+    (`conf/task/<name>.yaml`), recorded in exported backbones and fine-tune results;
+    `modality` the kind of data it trains on (`image` or `text`).
     """
 
     name: str = "backbone"
+    modality: str = "image"
 
     def __init__(
         self,

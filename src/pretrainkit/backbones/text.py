@@ -1,0 +1,97 @@
+"""HF `transformers` Transformers as backbones: token ids in, one pooled feature vector out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+
+from pretrainkit.backbones.base import Backbone
+
+POOLINGS = ("mean", "cls", "last")
+
+
+class TextTransformer(Backbone):
+    """A Transformer encoder (BERT-like) or decoder (GPT-2-like) built from an HF config.
+
+    The model is built from scratch from `config` (any `transformers` model type: `bert`,
+    `roberta`, `gpt2`, ...) or, with `init_from`, loaded from a local checkpoint directory
+    (`save_pretrained` output) to continue pretraining it. The vocabulary size and special ids
+    come from the tokenizer at run time. The forward pass takes `{"input_ids", "attention_mask"}`
+    and returns pooled features (B, hidden_size):
+
+    - `mean`: the average over non-padding tokens (the default: a from-scratch MLM never
+      trains `[CLS]`, and a causal model's average sees the whole text);
+    - `cls`: the first token; `last`: the last non-padding token (GPT-2's classifier choice).
+
+    `hidden(inputs)` gives the per-token states the pretext tasks need.
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        vocab_size: int | None = None,
+        pad_token_id: int | None = None,
+        bos_token_id: int | None = None,
+        eos_token_id: int | None = None,
+        pooling: str = "mean",
+        init_from: str | None = None,
+    ) -> None:
+        if pooling not in POOLINGS:
+            raise ValueError(
+                f"backbone.pooling={pooling!r}: expected one of {', '.join(POOLINGS)}."
+            )
+        config = dict(config or {"model_type": "bert"})
+        given = {
+            "vocab_size": vocab_size,
+            "pad_token_id": pad_token_id,
+            "bos_token_id": bos_token_id,
+            "eos_token_id": eos_token_id,
+        }
+        config.update({k: v for k, v in given.items() if v is not None})
+        if init_from:
+            model = AutoModel.from_pretrained(init_from, attn_implementation="sdpa")
+            config = model.config.to_diff_dict()
+        else:
+            model_type = config.pop("model_type", None)
+            if model_type is None:
+                raise ValueError("backbone.config needs a model_type, e.g. bert or gpt2.")
+            hf_config = AutoConfig.for_model(model_type, **config)
+            model = AutoModel.from_config(hf_config, attn_implementation="sdpa")
+            config = {"model_type": model_type, **config}
+        if getattr(model, "pooler", None) is not None:
+            # BERT's [CLS] pooler is trained by next-sentence prediction only: unused here, it
+            # would get no gradients (which DDP refuses) and export untrained weights.
+            model.pooler = None
+        # The spec rebuilds the architecture without init_from: the exported weights carry it.
+        super().__init__(config=config, pooling=pooling)
+        self.model: PreTrainedModel = model
+        self.pooling = pooling
+        self.feature_dim = int(model.config.hidden_size)
+
+    @property
+    def hf_config(self) -> PretrainedConfig:
+        return self.model.config
+
+    @property
+    def is_causal(self) -> bool:
+        return bool(getattr(self.model.config, "is_decoder", False)) or (
+            self.model.config.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
+        )
+
+    def hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-token hidden states (B, T, hidden_size)."""
+        out = self.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        return out.last_hidden_state
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        h = self.hidden(inputs)  # (B, T, D)
+        mask = inputs["attention_mask"]
+        if self.pooling == "cls":
+            return h[:, 0]
+        if self.pooling == "last":  # right padding: the last real token sits at length - 1
+            last = mask.sum(1).clamp_min(1) - 1  # (B,)
+            return h[torch.arange(len(h), device=h.device), last]
+        m = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+        return (h * m).sum(1) / m.sum(1).clamp_min(1.0)

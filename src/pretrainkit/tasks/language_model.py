@@ -1,0 +1,112 @@
+"""What the language-modelling tasks share: an HF LM head around the backbone's Transformer,
+token-weighted validation loss / perplexity / accuracy, and `save_pretrained` export."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from torchmetrics import MeanMetric
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from pretrainkit.backbones.text import TextTransformer
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+
+HF_DIR = "hf"  # <run dir>/hf: model + tokenizer, loadable with transformers.AutoModel
+
+
+class LanguageModel(BackboneModule):
+    """A pretext task on token ids. Subclasses set `auto_class` (the `transformers` Auto class of
+    the model with its LM head) and implement `step`, returning (loss, correct, counted): the
+    mean loss over the predicted tokens, how many were predicted right, and how many there were.
+
+    The LM-head model is built around the backbone's own Transformer (its base model is
+    replaced by `backbone.model`, and input/output embeddings re-tied), so pretraining trains
+    exactly the modules `pk-finetune` later loads.
+    """
+
+    modality = "text"
+    auto_class: Any = None
+
+    def __init__(
+        self,
+        backbone: TextTransformer,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(backbone, optimizer, scheduler, weight_decay)
+        if not isinstance(backbone, TextTransformer):
+            raise ValueError(
+                f"task={self.name} needs a text backbone (backbone=bert_small or gpt_small), got "
+                f"{type(backbone).__name__}."
+            )
+        self.lm: PreTrainedModel = self.auto_class.from_config(
+            backbone.hf_config, attn_implementation="sdpa"
+        )
+        setattr(self.lm, self.lm.base_model_prefix, backbone.model)
+        self.lm.tie_weights()  # the LM head's decoder is the (shared) input embedding matrix
+        self.val_nll, self.val_acc = MeanMetric(), MeanMetric()
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+
+    def setup(self, stage: str) -> None:
+        tokenizer = getattr(self.trainer.datamodule, "tokenizer", None)
+        if tokenizer is None:
+            raise ValueError(f"task={self.name} needs a text data module with a tokenizer.")
+        embeddings = self.backbone.model.get_input_embeddings().num_embeddings
+        if len(tokenizer) > embeddings:
+            raise ValueError(
+                f"the tokenizer has {len(tokenizer)} tokens but the backbone embeds only "
+                f"{embeddings}; build the backbone from this tokenizer (or pick a matching one)."
+            )
+        self.tokenizer = tokenizer
+
+    def step(self, batch: dict[str, torch.Tensor], stage: str) -> Any:
+        raise NotImplementedError
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, correct, counted = self.step(batch, "train")
+        n = len(batch["input_ids"])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
+        self.log("train/perplexity", loss.detach().exp(), on_step=True, batch_size=n)
+        acc = correct / counted.clamp_min(1)
+        self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        loss, correct, counted = self.step(batch, "val")
+        # token-weighted: perplexity is exp of the mean loss per predicted token over the split
+        self.val_nll.update(loss, weight=counted)
+        self.val_acc.update(correct / counted.clamp_min(1), weight=counted)
+
+    def on_validation_epoch_end(self) -> None:
+        nll = self.val_nll.compute()
+        self.log_dict(
+            {"val/loss": nll, "val/perplexity": nll.exp(), "val/acc": self.val_acc.compute()},
+            prog_bar=True,
+        )
+        self.val_nll.reset()
+        self.val_acc.reset()
+
+    def export(self, dirpath: Path) -> list[Path]:
+        """Write `<dirpath>/hf`: the model with its LM head and the tokenizer, via
+        `save_pretrained`, so `transformers.AutoModel.from_pretrained(dirpath / "hf")` loads
+        the backbone. Written to a temporary directory first, then renamed into place."""
+        final = dirpath / HF_DIR
+        tmp = Path(tempfile.mkdtemp(dir=dirpath, prefix=f".{HF_DIR}."))
+        try:
+            transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar
+            self.lm.save_pretrained(tmp)
+            if self.tokenizer is not None:
+                self.tokenizer.save_pretrained(tmp)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return sorted(p for p in final.iterdir() if p.is_file())
