@@ -66,9 +66,7 @@ def main(overrides: list[str]) -> None:
         cfg.trainer, logger=False, callbacks=[], max_epochs=1, limit_train_batches=STEPS,
         limit_val_batches=0,
     )  # fmt: skip
-    task.trainer = trainer
-    trainer.datamodule = dm  # what task.setup reads the tokenizer from
-    task.setup("fit")
+    task.use_tokenizer(dm.tokenizer)  # what setup() does in trainer.fit
     opt = torch.optim.AdamW(task.parameters(), lr=1e-4)
 
     def step(batch: dict[str, torch.Tensor]) -> None:

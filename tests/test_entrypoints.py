@@ -86,10 +86,11 @@ def test_linear_probe_keeps_backbone_and_full_finetune_changes_it(tmp_path: Path
 
         from pretrainkit.finetune import _backbone
 
-        backbone, _ = _backbone(cfg)
+        datamodule = instantiate(cfg.data)
+        backbone, _ = _backbone(cfg, datamodule)
         model = instantiate(cfg.model, backbone=backbone, num_classes=10, pretrained=True)
         trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
-        trainer.fit(model, datamodule=instantiate(cfg.data))
+        trainer.fit(model, datamodule=datamodule)
         after = model.backbone.state_dict()
         changed = [k for k in before if not torch.equal(before[k], after[k])]
         same = not changed  # BN running stats included

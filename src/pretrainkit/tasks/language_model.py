@@ -58,6 +58,10 @@ class LanguageModel(BackboneModule):
         tokenizer = getattr(self.trainer.datamodule, "tokenizer", None)
         if tokenizer is None:
             raise ValueError(f"task={self.name} needs a text data module with a tokenizer.")
+        self.use_tokenizer(tokenizer)
+
+    def use_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        """Take what the task needs from the data's tokenizer (special ids, its size)."""
         embeddings = self.backbone.model.get_input_embeddings().num_embeddings
         if len(tokenizer) > embeddings:
             raise ValueError(

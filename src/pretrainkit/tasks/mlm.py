@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForMaskedLM
+from transformers import AutoModelForMaskedLM, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
 from pretrainkit.data.tokenizer import is_continuation_table
@@ -104,9 +104,9 @@ class MLM(LanguageModel):
         )
         self.whole_word = whole_word
 
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        tok = self.tokenizer
+    def use_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        super().use_tokenizer(tokenizer)
+        tok = tokenizer
         if tok.mask_token_id is None:
             raise ValueError(
                 "task=mlm needs a tokenizer with a mask token: use data.tokenizer_kind=wordpiece."
