@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from pretrainkit.data.datasets import TensorImages, Transformed
 from pretrainkit.data.loader import loader_kwargs
 from pretrainkit.data.sources import ImageSource
-from pretrainkit.data.splits import labeled_subset, stratified_split
+from pretrainkit.data.splits import check_label_budget, labeled_subset, stratified_split
 
 
 class LabeledDataModule(L.LightningDataModule):
@@ -40,17 +40,7 @@ class LabeledDataModule(L.LightningDataModule):
         cache_eval: bool = True,
     ) -> None:
         super().__init__()
-        if labels_per_class is not None:
-            if labels_per_class < 1:
-                raise ValueError(f"labels_per_class={labels_per_class} must be >= 1.")
-            label_fraction = None  # labels_per_class wins: it is the more specific request
-        elif label_fraction is None or not 0 < label_fraction <= 1:
-            raise ValueError(
-                f"label_fraction={label_fraction} is outside (0, 1]; use e.g. label_fraction=0.1 "
-                "for 10% of the labels, or labels_per_class=N."
-            )
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction} must be in (0, 1).")
+        label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
         if batch_size < 1:
             raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
         self.source = source

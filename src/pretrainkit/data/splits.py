@@ -27,6 +27,25 @@ def stratified_split(
     return np.sort(np.concatenate(rest)), np.sort(np.concatenate(held))
 
 
+def check_label_budget(
+    label_fraction: float | None, labels_per_class: int | None, val_fraction: float
+) -> float | None:
+    """Validate a fine-tuning label budget; return the label fraction to use (None when
+    `labels_per_class` is given: it wins, being the more specific request)."""
+    if labels_per_class is not None:
+        if labels_per_class < 1:
+            raise ValueError(f"labels_per_class={labels_per_class} must be >= 1.")
+        label_fraction = None
+    elif label_fraction is None or not 0 < label_fraction <= 1:
+        raise ValueError(
+            f"label_fraction={label_fraction} is outside (0, 1]; use e.g. label_fraction=0.1 "
+            "for 10% of the labels, or labels_per_class=N."
+        )
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"data.val_fraction={val_fraction} must be in (0, 1).")
+    return label_fraction
+
+
 def labeled_subset(
     targets: np.ndarray,
     seed: int,

@@ -15,7 +15,7 @@ from transformers import PreTrainedTokenizerFast
 
 from pretrainkit.data.loader import loader_kwargs
 from pretrainkit.data.packing import PackedBlocks, document_cut
-from pretrainkit.data.splits import labeled_subset, stratified_split
+from pretrainkit.data.splits import check_label_budget, labeled_subset, stratified_split
 from pretrainkit.data.text_sources import TextSource
 from pretrainkit.data.token_cache import token_cache
 from pretrainkit.data.tokenizer import (
@@ -266,17 +266,7 @@ class LabeledTextDataModule(L.LightningDataModule):
         output_dir: str | None = None,
     ) -> None:
         super().__init__()
-        if labels_per_class is not None:
-            if labels_per_class < 1:
-                raise ValueError(f"labels_per_class={labels_per_class} must be >= 1.")
-            label_fraction = None  # labels_per_class wins: it is the more specific request
-        elif label_fraction is None or not 0 < label_fraction <= 1:
-            raise ValueError(
-                f"label_fraction={label_fraction} is outside (0, 1]; use e.g. label_fraction=0.1 "
-                "for 10% of the labels, or labels_per_class=N."
-            )
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction} must be in (0, 1).")
+        label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
         _check_common(batch_size, tokenizer, tokenizer_kind)
         if max_length < 2:
             raise ValueError(f"data.max_length={max_length} must be >= 2.")
