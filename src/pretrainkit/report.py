@@ -91,7 +91,7 @@ def markdown(summary: list[dict[str, Any]]) -> str:
         acc = f"{s['acc'][0]:.1f} ± {s['acc'][1]:.1f}"
         acc = f"**{acc}**" if s["acc"][0] == best[s["labels"]] else acc
         lines.append(
-            f"| {s['labels']} ({s['num_labeled']} images) | {s['method']} | {acc} | "
+            f"| {s['labels']} ({s['num_labeled']} labeled) | {s['method']} | {acc} | "
             f"{s['f1'][0]:.1f} ± {s['f1'][1]:.1f} | {s['seeds']} |"
         )
     return "\n".join(lines) + "\n"

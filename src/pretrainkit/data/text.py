@@ -331,12 +331,18 @@ class LabeledTextDataModule(L.LightningDataModule):
             )
         ]
         test = self.source.labeled("test")
-        self.val_set = self._encoded(train.texts, train.targets, val)
-        self.test_set = self._encoded(test.texts, test.targets, np.arange(len(test)))
+        self.val_set = self._encoded(train.texts, train.targets, val, by_length=True)
+        self.test_set = self._encoded(test.texts, test.targets, np.arange(len(test)), True)
         self.train_set = self._encoded(train.texts, train.targets, chosen)
 
-    def _encoded(self, texts: list[str], targets: np.ndarray, idx: np.ndarray) -> EncodedTexts:
-        return EncodedTexts(self.encode([texts[i] for i in idx]), targets[idx])
+    def _encoded(
+        self, texts: list[str], targets: np.ndarray, idx: np.ndarray, by_length: bool = False
+    ) -> EncodedTexts:
+        ids = self.encode([texts[i] for i in idx])
+        if by_length:  # evaluation order is free: similar lengths per batch pad least
+            order = np.argsort([len(x) for x in ids], kind="stable")
+            ids, idx = [ids[i] for i in order], idx[order]
+        return EncodedTexts(ids, targets[idx])
 
     @property
     def num_labeled(self) -> int:
