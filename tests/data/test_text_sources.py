@@ -117,7 +117,7 @@ def test_undecodable_bytes_are_replaced(tmp_path: Path):
 
 def test_corpus_errors_name_the_path_and_the_fix(tmp_path: Path, zippy: list[str]):
     with pytest.raises(FileNotFoundError, match=f"no text files match {tmp_path}.*glob"):
-        TextFiles(str(tmp_path))
+        TextFiles(str(tmp_path)).fingerprint()  # on first use: constructing reads nothing
     (tmp_path / "empty.txt").write_text("\n  \n\n")
     with pytest.raises(ValueError, match="no non-empty documents in .*empty.txt"):
         TextFiles(str(tmp_path / "empty.txt")).documents()

@@ -236,11 +236,15 @@ class TextFiles(TextSource):
                 "(or set dataset.source.test_root)."
             )
         self.root = Path(root).expanduser()
-        self.files = find_text_files(root)
         self.test_root = Path(test_root).expanduser() if test_root else None
         self.text_field, self.label_field = text_field, label_field
         self.separator, self.encoding_errors = separator, encoding_errors
         self.test_fraction, self.split_seed = test_fraction, split_seed
+
+    @cached_property
+    def files(self) -> list[Path]:
+        """The matching files, found on first use (constructing reads nothing)."""
+        return find_text_files(self.root)
 
     def _records(self, files: Iterable[Path]) -> Iterator[tuple[str, str | None]]:
         for path in files:
