@@ -70,7 +70,41 @@ def _pad_id(tokenizer: PreTrainedTokenizerFast) -> int:
     return int(pad) if pad is not None else document_separator_id(tokenizer)
 
 
-class TextDataModule(L.LightningDataModule):
+class TokenizedDataModule(L.LightningDataModule):
+    """What both text modules share: the tokenizer, loaded from `tokenizer_path` or trained
+    (once, cached) on `tokenizer_corpus()` at first use, and what a backbone needs of it."""
+
+    source: TextSource
+    tokenizer_path: str | None
+    tokenizer_options: dict[str, Any]
+    cache_dir: str
+    output_dir: str | None
+    _tokenizer: PreTrainedTokenizerFast | None = None
+
+    def tokenizer_corpus(self) -> tuple[Documents, Any]:
+        """The texts a tokenizer is trained on when none is given, and their cache key."""
+        raise NotImplementedError
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerFast:
+        if self._tokenizer is None:
+            documents, key = self.tokenizer_corpus()
+            self._tokenizer = prepare_tokenizer(
+                self.tokenizer_path,
+                documents,
+                key,
+                self.cache_dir,
+                self.output_dir,
+                **self.tokenizer_options,
+            )
+        return self._tokenizer
+
+    @property
+    def backbone_kwargs(self) -> dict[str, Any]:
+        return backbone_kwargs(self.tokenizer)
+
+
+class TextDataModule(TokenizedDataModule):
     """Unlabeled text for language-model pretraining (MLM, CLM).
 
     The source's documents are tokenised once into a memory-mapped cache (reused by later runs
@@ -135,22 +169,8 @@ class TextDataModule(L.LightningDataModule):
         self.train_set: PackedBlocks | None = None
         self.val_set: PackedBlocks | None = None
 
-    @property
-    def tokenizer(self) -> PreTrainedTokenizerFast:
-        if self._tokenizer is None:
-            self._tokenizer = prepare_tokenizer(
-                self.tokenizer_path,
-                self.source.documents,
-                ("documents", self.source.fingerprint()),
-                self.cache_dir,
-                self.output_dir,
-                **self.tokenizer_options,
-            )
-        return self._tokenizer
-
-    @property
-    def backbone_kwargs(self) -> dict[str, Any]:
-        return backbone_kwargs(self.tokenizer)
+    def tokenizer_corpus(self) -> tuple[Documents, Any]:
+        return self.source.documents, ("documents", self.source.fingerprint())
 
     def prepare_data(self) -> None:
         # One process per node builds the caches; setup() on every rank then reuses them.
@@ -229,7 +249,7 @@ class PadCollate:
         return {"input_ids": input_ids, "attention_mask": attention_mask}, labels
 
 
-class LabeledTextDataModule(L.LightningDataModule):
+class LabeledTextDataModule(TokenizedDataModule):
     """Labeled texts for fine-tuning a text classifier, with the image module's label semantics.
 
     From the source's labeled train split, `val_fraction` of every class is held out for
@@ -284,22 +304,11 @@ class LabeledTextDataModule(L.LightningDataModule):
         self._tokenizer: PreTrainedTokenizerFast | None = None
         self.train_set: EncodedTexts | None = None
 
-    @property
-    def tokenizer(self) -> PreTrainedTokenizerFast:
-        if self._tokenizer is None:
-            self._tokenizer = prepare_tokenizer(
-                self.tokenizer_path,
-                lambda: self.source.labeled("train").texts,  # never the test texts
-                ("labeled-train", self.source.fingerprint()),
-                self.cache_dir,
-                self.output_dir,
-                **self.tokenizer_options,
-            )
-        return self._tokenizer
+    def tokenizer_corpus(self) -> tuple[Documents, Any]:
+        def texts() -> list[str]:
+            return self.source.labeled("train").texts  # never the test texts
 
-    @property
-    def backbone_kwargs(self) -> dict[str, Any]:
-        return backbone_kwargs(self.tokenizer)
+        return texts, ("labeled-train", self.source.fingerprint())
 
     @property
     def num_classes(self) -> int:
