@@ -14,7 +14,52 @@ from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import check_label_budget, labeled_subset, stratified_split
 
 
-class LabeledDataModule(L.LightningDataModule):
+class LabeledLoaders(L.LightningDataModule):
+    """The loaders of a fine-tuning data module whose `setup` makes `train_set`, `val_set` and
+    `test_set` (shared by the image and text modules)."""
+
+    batch_size: int
+    num_workers: int
+    pin_memory: bool
+    train_set: Any
+    val_set: Any
+    test_set: Any
+
+    @property
+    def num_labeled(self) -> int:
+        """How many labeled examples the classifier trains on."""
+        self.setup()
+        return len(self.train_set)  # type: ignore[arg-type]
+
+    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
+        """How examples become a batch (None: the default collate)."""
+        return None
+
+    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            shuffle=shuffle,
+            # training: only full batches once there are more labels than one batch, so a
+            # trailing batch of one never reaches BatchNorm; eval: every example counts
+            drop_last=shuffle and len(dataset) > self.batch_size,
+            collate_fn=self.collate_fn(),
+            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.test_set, shuffle=False)
+
+
+class LabeledDataModule(LabeledLoaders):
     """Labeled images for fine-tuning and evaluation.
 
     From the source's labeled train split, `val_fraction` of every class is held out for
@@ -70,29 +115,3 @@ class LabeledDataModule(L.LightningDataModule):
         cache = self.cache_eval and isinstance(train, TensorImages)  # files could outgrow memory
         self.val_set = Transformed(train, self.eval_transform, val, cache=cache)
         self.test_set = Transformed(test, self.eval_transform, cache=cache)
-
-    @property
-    def num_labeled(self) -> int:
-        """How many labeled images the classifier trains on."""
-        self.setup()
-        return len(self.train_set)  # type: ignore[arg-type]
-
-    def _loader(self, dataset: Transformed, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            shuffle=shuffle,
-            # training: only full batches once there are more labels than one batch, so a
-            # trailing batch of one never reaches BatchNorm; eval: every image counts
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.train_set, shuffle=True)  # type: ignore[arg-type]
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)

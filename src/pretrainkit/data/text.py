@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedTokenizerFast
 
+from pretrainkit.data.labeled import LabeledLoaders
 from pretrainkit.data.loader import loader_kwargs
 from pretrainkit.data.packing import PackedBlocks, document_cut
 from pretrainkit.data.splits import check_label_budget, labeled_subset, stratified_split
@@ -249,7 +250,7 @@ class PadCollate:
         return {"input_ids": input_ids, "attention_mask": attention_mask}, labels
 
 
-class LabeledTextDataModule(TokenizedDataModule):
+class LabeledTextDataModule(TokenizedDataModule, LabeledLoaders):
     """Labeled texts for fine-tuning a text classifier, with the image module's label semantics.
 
     From the source's labeled train split, `val_fraction` of every class is held out for
@@ -353,30 +354,5 @@ class LabeledTextDataModule(TokenizedDataModule):
             ids, idx = [ids[i] for i in order], idx[order]
         return EncodedTexts(ids, targets[idx])
 
-    @property
-    def num_labeled(self) -> int:
-        """How many labeled texts the classifier trains on."""
-        self.setup()
-        return len(self.train_set)  # type: ignore[arg-type]
-
-    def _loader(self, dataset: EncodedTexts, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            shuffle=shuffle,
-            # training: only full batches once there are more labels than one batch
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            collate_fn=PadCollate(_pad_id(self.tokenizer)),
-            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.train_set, shuffle=True)  # type: ignore[arg-type]
-
-    def val_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.val_set, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.test_set, shuffle=False)
+    def collate_fn(self) -> PadCollate:
+        return PadCollate(_pad_id(self.tokenizer))
