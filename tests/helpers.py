@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import struct
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -82,3 +85,41 @@ def logged(run_dir: Path, key: str) -> list[float]:
     """Every value of `key` in a run's CSV log (`logger=csv`), in order."""
     rows = csv.DictReader((run_dir / "csv/metrics.csv").read_text().splitlines())
     return [float(r[key]) for r in rows if r.get(key)]
+
+
+def wandb_records(run_dir: Path) -> Iterator[Any]:
+    """The protobuf records of an offline W&B run, read from its `run-*.wandb` file (offline
+    runs write no wandb-summary.json): a LevelDB-style log of records in 32 KiB blocks."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = run_dir.glob("run-*.wandb")
+    data, pos, chunk = path.read_bytes(), 7, b""  # 7: the ":W&B" file header
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        if 32768 - pos % 32768 < 7:  # a block's tail too short for a header is padding
+            pos += 32768 - pos % 32768
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk, pos = chunk + data[pos + 7 : pos + 7 + length], pos + 7 + length
+        if kind in (1, 4):  # a whole record, or the last piece of one
+            yield pb.Record.FromString(chunk)
+            chunk = b""
+
+
+def wandb_history(run_dir: Path) -> Iterator[dict[str, object]]:
+    """The history rows of an offline W&B run."""
+    for record in wandb_records(run_dir):
+        if record.WhichOneof("record_type") == "history":
+            items = record.history.item
+            yield {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
+
+
+def wandb_run_info(run_dir: Path) -> dict[str, Any]:
+    """An offline W&B run's group, job type and tags (its last `run` record: tags set later
+    are sent again)."""
+    info: dict[str, Any] = {}
+    for record in wandb_records(run_dir):
+        if record.WhichOneof("record_type") == "run":
+            run = record.run
+            info = {"group": run.run_group, "job_type": run.job_type, "tags": list(run.tags)}
+    return info

@@ -107,12 +107,25 @@ def test_logger_options(option: str, tmp_path: Path):
     assert len(loggers) == (0 if option == "none" else 1)
 
 
+FINETUNE_ONLY = {"label_efficiency", "finetune_optuna"}
+
+
 @pytest.mark.parametrize(
-    "group", ["callbacks", "optim", "augment", "experiment", "debug", "monitor"]
+    "group",
+    [
+        "callbacks",
+        "optim",
+        "augment",
+        "experiment",
+        "debug",
+        "monitor",
+        "hparams_search",
+        "launcher",
+    ],
 )
 def test_other_groups(group: str, tmp_path: Path):
     for option in options(group):
-        name = "finetune" if "finetune" in option else "pretrain"
+        name = "finetune" if "finetune" in option or option in FINETUNE_ONLY else "pretrain"
         text = option in TEXT_TASKS or option.endswith("_text")  # needs text data
         extra = (["task=mlm"] if name == "pretrain" else ["dataset=fortunes"]) if text else []
         cfg = make_cfg(name, [f"{group}={option}", *extra], tmp_path)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
 
 def config_dir() -> str:
     """The `conf/` directory: inside the installed wheel, else the checkout's top level."""
@@ -18,3 +21,12 @@ def config_dir() -> str:
         f"pretrainkit's configs were found neither at {packaged} nor at {checkout}; "
         "reinstall the package (pip install pretrainkit) or run from a checkout."
     )
+
+
+def sweep_name() -> str:
+    """The multirun's directory name (its timestamp by default): one W&B group per study,
+    the same in every job whichever process or machine runs it. "local" outside Hydra."""
+    return Path(HydraConfig.get().sweep.dir).name if HydraConfig.initialized() else "local"
+
+
+OmegaConf.register_new_resolver("pk.sweep_name", sweep_name, replace=True)

@@ -14,11 +14,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from pretrainkit.callbacks import MetricHistory
 from pretrainkit.config import config_dir
 from pretrainkit.export import load_backbone, locate
 from pretrainkit.io import write_json
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
-from pretrainkit.tracking import use_backbone
+from pretrainkit.study import study_pretrained
+from pretrainkit.sweeps import keep_sweeping
+from pretrainkit.tracking import tag_run, use_backbone
 
 
 def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
@@ -91,8 +94,28 @@ def describe(
     }
 
 
+def tags(result: dict[str, Any]) -> list[str]:
+    """W&B tags that name the run's place in a study: task, labels, freeze, seed."""
+    labels = (
+        f"labels_per_class:{result['labels_per_class']}"
+        if result["labels_per_class"] is not None
+        else f"fraction:{result['label_fraction']:g}"
+    )
+    mode = "frozen" if result["freeze_backbone"] else "finetuned"
+    return [f"task:{result['task']}", labels, mode, f"seed:{result['seed']}"]
+
+
+def history(trainer: Any) -> dict[str, list[float | None]] | None:
+    for callback in trainer.callbacks:
+        if isinstance(callback, MetricHistory):
+            return callback.history
+    return None
+
+
 def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Fine-tune as `cfg` says, test the best-validation checkpoint, write `metrics.json`."""
+    if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
+        cfg.pretrained = study_pretrained(cfg)
     out = start_run(cfg)
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg, datamodule)
@@ -119,7 +142,10 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
     trainer.test(model, datamodule=datamodule, ckpt_path=best)
     metrics.update(scalar_metrics(trainer))
-    result = {**describe(cfg, info, backbone, datamodule.num_labeled), **metrics}
+    about = describe(cfg, info, backbone, datamodule.num_labeled)
+    # W&B: tags, and `about` in the config so the UI can group by method, task, labels
+    where = tag_run(loggers, tags(about), {"run": about})
+    result = {**about, **metrics, "history": history(trainer), "wandb": where}
     if trainer.is_global_zero:
         write_json(out / "metrics.json", result)
     finish(loggers)
@@ -127,6 +153,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")
+@keep_sweeping
 def main(cfg: DictConfig) -> float | None:
     result = finetune(cfg)
     return result.get(cfg.get("optimized_metric") or "")

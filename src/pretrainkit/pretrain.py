@@ -12,6 +12,8 @@ from omegaconf import DictConfig
 
 from pretrainkit.config import config_dir
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.sweeps import keep_sweeping
+from pretrainkit.tracking import tag_run
 
 
 def check_modality(cfg: DictConfig) -> None:
@@ -41,11 +43,13 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
     trainer = build_trainer(cfg, loggers)
     trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = scalar_metrics(trainer)
+    tag_run(loggers, [f"task:{task.name}", f"seed:{cfg.seed}"], {})
     finish(loggers)
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="pretrain")
+@keep_sweeping
 def main(cfg: DictConfig) -> float | None:
     metrics = pretrain(cfg)
     return metrics.get(cfg.get("optimized_metric") or "")

@@ -121,3 +121,16 @@ def log_image(
         if isinstance(logger, _LightningWandbLogger):
             extra = {"caption": [caption]} if caption else {}
             logger.log_image(key, [str(path)], step=step, **extra)
+
+
+def tag_run(
+    loggers: list[Logger], tags: list[str], config: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Add `tags` and `config` to the live W&B run; return where it lives (project, group,
+    id) for `metrics.json`, or None without one."""
+    run = wandb_run(loggers)
+    if run is None:
+        return None
+    run.tags = tuple(dict.fromkeys([*run.tags, *tags]))  # W&B keeps tags up to 64 characters
+    run.config.update(config, allow_val_change=True)
+    return {"project": run.project, "group": run.group or None, "id": run.id}

@@ -4,41 +4,16 @@ to CSV and offline W&B."""
 from __future__ import annotations
 
 import csv
-import json
-import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_cfg
+from helpers import make_cfg, wandb_history
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from pretrainkit.callbacks.probe import OnlineProbe
 
 ALL = {"knn", "probe", "health", "embedding"}
-
-
-def wandb_history(run_dir: Path) -> Iterator[dict[str, object]]:
-    """The history rows of an offline W&B run, read from its `run-*.wandb` file (offline runs
-    write no wandb-summary.json): a LevelDB-style log of protobuf records, 32 KiB blocks."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    (path,) = run_dir.glob("run-*.wandb")
-    data, pos, chunk = path.read_bytes(), 7, b""  # 7: the ":W&B" file header
-    assert data[:4] == b":W&B"
-    while pos + 7 <= len(data):
-        if 32768 - pos % 32768 < 7:  # a block's tail too short for a header is padding
-            pos += 32768 - pos % 32768
-            continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        chunk, pos = chunk + data[pos + 7 : pos + 7 + length], pos + 7 + length
-        if kind in (1, 4):  # a whole record, or the last piece of one
-            record = pb.Record.FromString(chunk)
-            chunk = b""
-            if record.WhichOneof("record_type") == "history":
-                items = record.history.item
-                yield {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
 
 
 @pytest.mark.parametrize(

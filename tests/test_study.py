@@ -1,0 +1,139 @@
+"""The label-efficiency study as one `pk-finetune -m`: pretraining once per task, failures that
+do not sink it, W&B groups and tags, the report at the end; the Optuna search and launchers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import make_cfg, run_cli, wandb_run_info
+from omegaconf import OmegaConf, open_dict
+
+from pretrainkit.study import flatten, pretrain_overrides
+
+# a miniature study: a few batches per run, pretraining included (debug is shared with it)
+TINY = ["experiment=label_efficiency", "debug=fast", "seed=0"]
+
+
+def test_pretrain_settings_flatten_to_overrides():
+    nested = {"trainer": {"max_epochs": 35, "enable_progress_bar": False}, "task": {"t": None}}
+    assert flatten(nested) == [
+        "trainer.max_epochs=35", "trainer.enable_progress_bar=false", "task.t=null",
+    ]  # fmt: skip
+    assert flatten({"augment": {"crop_scale": [0.2, 1.0]}}) == ["augment.crop_scale=[0.2,1.0]"]
+    assert flatten({}) == []
+
+
+def test_study_pretraining_takes_the_task_seed_and_recipe(tmp_path: Path):
+    cfg = make_cfg(
+        "finetune",
+        [*TINY, "study.task=rotation", "study.seed=3", "study.pretrain.trainer.max_epochs=7"],
+        tmp_path,
+    )
+    overrides = pretrain_overrides(cfg)
+    assert {"task=rotation", "seed=3", "trainer.max_epochs=7", "data.batch_size=256"} <= set(
+        overrides
+    )
+    assert f"logger.wandb.group={cfg.logger.wandb.group}" in overrides  # the study's W&B group
+    assert cfg.logger.wandb.group.startswith("label_efficiency-")
+
+
+def test_study_and_pretrained_together_are_refused(tmp_path: Path):
+    from pretrainkit.finetune import finetune
+
+    cfg = make_cfg("finetune", ["study.task=simclr", f"pretrained={tmp_path}"], tmp_path / "ft")
+    with open_dict(cfg):
+        cfg.study.dir = str(tmp_path / "pretrain")
+    with pytest.raises(ValueError, match="study.task=simclr and pretrained="):
+        finetune(cfg)
+
+
+def test_miniature_study_end_to_end(tmp_path: Path):
+    """Two label fractions x frozen/unfrozen x SimCLR/scratch, one seed, plus a fraction of 1.5
+    whose jobs fail: the others finish, SimCLR is pretrained once, the report is written and
+    the command exits non-zero naming the failures."""
+    sweep = tmp_path / "study"
+    proc = run_cli(
+        "pk-finetune", "-m", *TINY, "label_fraction=0.05,0.2,1.5", f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path, check=False, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "4 run(s) of this sweep failed" in proc.stderr + proc.stdout
+
+    pretrained = list((sweep / "pretrain").glob("simclr-seed0-*/backbone.safetensors"))
+    assert len(pretrained) == 1  # once for the whole study
+    runs = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
+    assert len(runs) == 8
+    assert {r["method"] for r in runs} == {
+        "simclr-linear", "simclr-finetune", "scratch-linear", "scratch-finetune",
+    }  # fmt: skip
+    assert {r["pretrained"] for r in runs if r["task"] == "simclr"} == {
+        str(pretrained[0].parent.resolve())
+    }
+    assert all(len(r["history"]["val/acc"]) == 1 for r in runs)  # debug=fast: one epoch
+
+    errors = [json.loads(p.read_text()) for p in sweep.glob("*/error.json")]
+    assert len(errors) == 4 and all("label_fraction=1.5" in e["error"] for e in errors)
+
+    report = (sweep / "report.md").read_text()
+    for method in ("simclr-linear", "scratch-finetune"):
+        assert f"| {method} |" in report
+    assert "5% (" in report and "20% (" in report and "label_fraction=1.5" in report
+    assert (sweep / "accuracy_vs_labels.png").stat().st_size > 1000
+    assert (sweep / "val_curves.png").stat().st_size > 1000
+
+    # W&B: one group for every run of the study; tags name task, fraction, freeze, seed
+    group = runs[0]["wandb"]["group"]
+    assert group.startswith("label_efficiency-") and {r["wandb"]["group"] for r in runs} == {group}
+    pre_run = wandb_run_info(next((pretrained[0].parent / "wandb").glob("offline-run-*")))
+    assert pre_run["group"] == group and "task:simclr" in pre_run["tags"]
+    for path in sweep.glob("*/metrics.json"):
+        run = json.loads(path.read_text())
+        info = wandb_run_info(next((path.parent / "wandb").glob("offline-run-*")))
+        mode = "frozen" if run["freeze_backbone"] else "finetuned"
+        expected = {f"task:{run['task']}", f"fraction:{run['label_fraction']:g}", mode, "seed:0"}
+        assert info["group"] == group and expected <= set(info["tags"])
+    assert list(sweep.glob("wandb/offline-run-*/run-*.wandb"))  # the report's own W&B run
+
+
+def test_optuna_search_runs_two_trials_and_keeps_the_best(tmp_path: Path):
+    sweep = tmp_path / "search"
+    run_cli(
+        "pk-finetune", "hparams_search=finetune_optuna", "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=1", "debug=fast", "logger=csv",
+        "label_fraction=0.1", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+    )  # fmt: skip
+    trials = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
+    configs = [yaml.safe_load(p.read_text()) for p in sorted(sweep.glob("*/.hydra/config.yaml"))]
+    assert len(trials) == 2 and len(configs) == 2
+    lrs = {c["optim"]["optimizer"]["lr"] for c in configs}
+    assert len(lrs) == 2 and all(1e-4 <= lr <= 1e-1 for lr in lrs)
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(t["val/acc_best"] for t in trials))
+    assert set(best["best_params"]) == {"optim.optimizer.lr", "optim.weight_decay"}
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "slurm"])
+def test_launcher_configs_compose(launcher: str, tmp_path: Path):
+    from hydra import compose, initialize_config_dir
+
+    from pretrainkit.config import config_dir
+
+    with initialize_config_dir(config_dir(), version_base="1.3"):
+        cfg = compose("finetune", [f"launcher={launcher}"], return_hydra_config=True)
+    target = OmegaConf.select(cfg, "hydra.launcher._target_")
+    assert target.endswith("JoblibLauncher" if launcher == "joblib" else "SlurmLauncher")
+
+
+@pytest.mark.slow
+def test_study_under_the_joblib_launcher_pretrains_once(tmp_path: Path):
+    """Two jobs at a time in separate processes: the file lock lets one pretrain, the other waits."""
+    sweep = tmp_path / "study"
+    run_cli(
+        "pk-finetune", "-m", *TINY, "label_fraction=0.1", "launcher=joblib",
+        f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert len(list((sweep / "pretrain").glob("simclr-*/backbone.safetensors"))) == 1
+    assert len(list(sweep.glob("*/metrics.json"))) == 4 and (sweep / "report.md").is_file()
