@@ -14,7 +14,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 export WANDB_SILENT ?= true
 
-.PHONY: help install demo demo-text test test-full lint format data
+.PHONY: help install demo demo-text study test test-full lint format data
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,8 +37,8 @@ demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / scratch at 
 	$(BIN)/pk-finetune -m experiment=demo_finetune logger.wandb.group=demo-$(DEMO_STAMP) pretrained=$(DEMO_RUN)/pretrain,null \
 		freeze_backbone=true,false label_fraction=0.01,0.1 seed=0,1,2 hydra.sweep.dir=$(DEMO_RUN)/finetune && \
 	$(BIN)/pk-report $(DEMO_RUN)/finetune --out outputs/demo && \
-	cp outputs/demo/results.md outputs/demo/results.json $(DEMO_RUN)/ && \
-	echo "demo: $$(( $$(date +%s) - start )) s; runs in $(DEMO_RUN), table in outputs/demo/results.md"
+	cp outputs/demo/report.md outputs/demo/results.json $(DEMO_RUN)/ && \
+	echo "demo: $$(( $$(date +%s) - start )) s; runs in $(DEMO_RUN), table in outputs/demo/report.md"
 
 DEMO_TEXT_RUN := outputs/demo_text/runs/$(DEMO_STAMP)
 TEXT_FRACTIONS ?= 0.05
@@ -51,8 +51,16 @@ demo-text: $(STAMP)  ## MLM on fortunes, then linear probe / fine-tune / scratch
 		pretrained=$(DEMO_TEXT_RUN)/pretrain,null data.tokenizer=$(DEMO_TEXT_RUN)/pretrain \
 		freeze_backbone=true,false label_fraction=$(TEXT_FRACTIONS) seed=0,1,2 hydra.sweep.dir=$(DEMO_TEXT_RUN)/finetune && \
 	$(BIN)/pk-report $(DEMO_TEXT_RUN)/finetune --out outputs/demo_text && \
-	cp outputs/demo_text/results.md outputs/demo_text/results.json $(DEMO_TEXT_RUN)/ && \
-	echo "demo-text: $$(( $$(date +%s) - start )) s; runs in $(DEMO_TEXT_RUN), table in outputs/demo_text/results.md"
+	cp outputs/demo_text/report.md outputs/demo_text/results.json $(DEMO_TEXT_RUN)/ && \
+	echo "demo-text: $$(( $$(date +%s) - start )) s; runs in $(DEMO_TEXT_RUN), table in outputs/demo_text/report.md"
+
+STUDY_RUN := outputs/study/label_efficiency/$(DEMO_STAMP)
+STUDY_ARGS ?=
+
+study: $(STAMP)  ## the label-efficiency study on digits: SimCLR vs scratch x 1/10/100% labels x frozen/full x 3 seeds, report + plots
+	@start=$$(date +%s); \
+	$(BIN)/pk-finetune -m experiment=label_efficiency hydra.sweep.dir=$(STUDY_RUN) $(STUDY_ARGS); rc=$$?; \
+	echo "study: $$(( $$(date +%s) - start )) s (exit $$rc); report in $(STUDY_RUN)/report.md"; exit $$rc
 
 test: $(STAMP)  ## the fast test suite (what CI runs)
 	$(BIN)/python -m pytest -m "not slow" -q --durations=10 $(PYTEST_ARGS)

@@ -36,8 +36,11 @@ def job_overrides() -> list[str]:
 def write_error(run_dir: Path, err: BaseException) -> None:
     """`error.json`: the one-line error, its traceback and the job's overrides."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    cause = err
+    while cause.__cause__ is not None:  # Hydra wraps a target's error: name the real one
+        cause = cause.__cause__
     payload = {
-        "error": f"{type(err).__name__}: {err}".splitlines()[0],
+        "error": f"{type(cause).__name__}: {cause}".splitlines()[0],
         "traceback": "".join(traceback.format_exception(err)),
         "overrides": job_overrides(),
         "run_dir": str(run_dir.resolve()),
