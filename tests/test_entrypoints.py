@@ -180,3 +180,19 @@ def instantiate_backbone(name: str, *overrides: str):
     from hydra.utils import instantiate
 
     return instantiate(make_cfg("pretrain", [f"backbone={name}", *overrides], None).backbone)
+
+
+def test_metrics_keep_every_epochs_validation_history(tmp_path: Path):
+    """The history survives testing from best.ckpt (which restores callback states): best is
+    made the first epoch here by ranking checkpoints by the highest val/loss."""
+    overrides = [
+        "logger=none", "trainer.max_epochs=3", "callbacks.checkpoint.monitor=val/loss",
+        "callbacks.checkpoint.mode=max", "label_fraction=0.1",
+    ]  # fmt: skip
+    result = finetune(make_cfg("finetune", overrides, tmp_path))
+    history = result["history"]
+    assert history["epoch"] == [1, 2, 3]
+    assert len(history["val/acc"]) == 3 and history["val/acc"][-1] == pytest.approx(
+        result["val/acc"]
+    )
+    assert history["val/loss"][0] == pytest.approx(max(history["val/loss"]))  # best was epoch 1

@@ -108,7 +108,7 @@ def tags(result: dict[str, Any]) -> list[str]:
 def history(trainer: Any) -> dict[str, list[float | None]] | None:
     for callback in trainer.callbacks:
         if isinstance(callback, MetricHistory):
-            return callback.history
+            return {k: list(v) for k, v in callback.history.items()}
     return None
 
 
@@ -140,12 +140,13 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     if checkpoint is not None and getattr(checkpoint, "best_model_path", ""):
         best = "best"
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
+    curves = history(trainer)  # now: testing from best.ckpt restores the callback's older state
     trainer.test(model, datamodule=datamodule, ckpt_path=best)
     metrics.update(scalar_metrics(trainer))
     about = describe(cfg, info, backbone, datamodule.num_labeled)
     # W&B: tags, and `about` in the config so the UI can group by method, task, labels
     where = tag_run(loggers, tags(about), {"run": about})
-    result = {**about, **metrics, "history": history(trainer), "wandb": where}
+    result = {**about, **metrics, "history": curves, "wandb": where}
     if trainer.is_global_zero:
         write_json(out / "metrics.json", result)
     finish(loggers)

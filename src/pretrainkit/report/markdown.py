@@ -57,6 +57,10 @@ def gain_table(gains: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _epochs(epochs: float) -> str:
+    return f"{epochs:.0f}" if float(epochs).is_integer() else f"{epochs:.1f}"
+
+
 def convergence_table(convergence: list[Row]) -> str:
     lines = [
         "| labels | method | epochs to 95% of final val acc | epochs run | seeds |",
@@ -66,7 +70,7 @@ def convergence_table(convergence: list[Row]) -> str:
         mean, std = c["epochs_to_95"]
         lines.append(
             f"| {c['labels']} ({c['num_labeled']} labeled) | {c['method']} | "
-            f"{mean:.1f} ± {std:.1f} | {c['epochs']:g} | {c['seeds']} |"
+            f"{mean:.1f} ± {std:.1f} | {_epochs(c['epochs'])} | {c['seeds']} |"
         )
     return "\n".join(lines) + "\n"
 
