@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from pretrainkit.data.datasets import TensorImages, Transformed
 from pretrainkit.data.loader import loader_kwargs
 from pretrainkit.data.sources import ImageSource
-from pretrainkit.data.splits import check_label_budget, labeled_subset, stratified_split
+from pretrainkit.data.splits import check_label_budget, train_val_indices
 
 
 class LabeledLoaders(L.LightningDataModule):
@@ -104,12 +104,9 @@ class LabeledDataModule(LabeledLoaders):
         if self.train_set is not None:
             return
         train = self.source.labeled("train")
-        pool, val = stratified_split(train.targets, self.val_fraction, self.seed)
-        chosen = pool[
-            labeled_subset(
-                train.targets[pool], self.seed, self.label_fraction, self.labels_per_class
-            )
-        ]
+        chosen, val = train_val_indices(
+            train.targets, self.val_fraction, self.seed, self.label_fraction, self.labels_per_class
+        )
         self.train_set = Transformed(train, self.train_transform, chosen)
         test = self.source.labeled("test")
         cache = self.cache_eval and isinstance(train, TensorImages)  # files could outgrow memory

@@ -68,3 +68,16 @@ def labeled_subset(
             k = max(1, int(round((fraction or 1.0) * len(idx))))
         chosen.append(idx[:k])
     return np.sort(np.concatenate(chosen))
+
+
+def train_val_indices(
+    targets: np.ndarray,
+    val_fraction: float,
+    seed: int,
+    label_fraction: float,
+    labels_per_class: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A fine-tuning split of a labeled train set: the labeled subset drawn from what is left
+    after a stratified validation hold-out, and that hold-out (indices into `targets`)."""
+    pool, val = stratified_split(targets, val_fraction, seed)
+    return pool[labeled_subset(targets[pool], seed, label_fraction, labels_per_class)], val

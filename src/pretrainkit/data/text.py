@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerFast
 from pretrainkit.data.labeled import LabeledLoaders
 from pretrainkit.data.loader import loader_kwargs
 from pretrainkit.data.packing import PackedBlocks, document_cut
-from pretrainkit.data.splits import check_label_budget, labeled_subset, stratified_split
+from pretrainkit.data.splits import check_label_budget, train_val_indices
 from pretrainkit.data.text_sources import TextSource
 from pretrainkit.data.token_cache import token_cache
 from pretrainkit.data.tokenizer import (
@@ -334,12 +334,9 @@ class LabeledTextDataModule(TokenizedDataModule, LabeledLoaders):
         if self.train_set is not None:
             return
         train = self.source.labeled("train")
-        pool, val = stratified_split(train.targets, self.val_fraction, self.seed)
-        chosen = pool[
-            labeled_subset(
-                train.targets[pool], self.seed, self.label_fraction, self.labels_per_class
-            )
-        ]
+        chosen, val = train_val_indices(
+            train.targets, self.val_fraction, self.seed, self.label_fraction, self.labels_per_class
+        )
         test = self.source.labeled("test")
         self.val_set = self._encoded(train.texts, train.targets, val, by_length=True)
         self.test_set = self._encoded(test.texts, test.targets, np.arange(len(test)), True)
