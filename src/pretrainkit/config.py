@@ -29,4 +29,16 @@ def sweep_name() -> str:
     return Path(HydraConfig.get().sweep.dir).name if HydraConfig.initialized() else "local"
 
 
+def run_dir(resume: str | None, fresh: str) -> str:
+    """hydra.run.dir: the resumed run's directory, else a fresh one."""
+    return str(resume) if resume else fresh
+
+
+def hydra_subdir(resume: str | None, stamp: str) -> str:
+    """hydra.output_subdir: `.hydra`, or beside the original's for a resumed run."""
+    return f".hydra/resumed-{stamp}" if resume else ".hydra"
+
+
 OmegaConf.register_new_resolver("pk.sweep_name", sweep_name, replace=True)
+OmegaConf.register_new_resolver("pk.run_dir", run_dir, replace=True)
+OmegaConf.register_new_resolver("pk.hydra_subdir", hydra_subdir, replace=True)

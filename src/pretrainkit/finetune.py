@@ -18,10 +18,13 @@ from pretrainkit.callbacks import MetricHistory
 from pretrainkit.config import config_dir
 from pretrainkit.export import load_backbone, locate
 from pretrainkit.io import write_json
+from pretrainkit.resume import resumed_config
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.schema import FinetuneConfig
 from pretrainkit.study import study_pretrained
 from pretrainkit.sweeps import keep_sweeping
 from pretrainkit.tracking import tag_run, use_backbone
+from pretrainkit.validate import exit_on_config_error, validate
 
 
 def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
@@ -114,9 +117,10 @@ def history(trainer: Any) -> dict[str, list[float | None]] | None:
 
 def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Fine-tune as `cfg` says, test the best-validation checkpoint, write `metrics.json`."""
+    validate(cfg, FinetuneConfig)  # a bad key or value fails here, before any work
     if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
         cfg.pretrained = study_pretrained(cfg)
-    out = start_run(cfg)
+    run = start_run(cfg)
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg, datamodule)
     check_input_shape(backbone, cfg, datamodule)
@@ -126,16 +130,17 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         num_classes=datamodule.num_classes,
         pretrained=cfg.pretrained is not None,
     )
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, resumed=run.resumed)
     trainer = build_trainer(cfg, loggers)
     if info.get("wandb"):
         weights = locate(cfg.pretrained)
         use_backbone(
             loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info
         )
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=run.ckpt_path)
     metrics = scalar_metrics(trainer)  # the last epoch's train/* and val/*
-    checkpoint = trainer.checkpoint_callback
+    # the callback that keeps best.ckpt (the others keep last.ckpt and step.ckpt)
+    checkpoint = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
     best = None
     if checkpoint is not None and getattr(checkpoint, "best_model_path", ""):
         best = "best"
@@ -148,14 +153,17 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     where = tag_run(loggers, tags(about), {"run": about})
     result = {**about, **metrics, "history": curves, "wandb": where}
     if trainer.is_global_zero:
-        write_json(out / "metrics.json", result)
+        write_json(run.dir / "metrics.json", result)
     finish(loggers)
     return result
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")
+@exit_on_config_error
 @keep_sweeping
 def main(cfg: DictConfig) -> float | None:
+    if cfg.get("resume"):  # the resumed run's own config, not this command line's
+        cfg = resumed_config(cfg)
     result = finetune(cfg)
     return result.get(cfg.get("optimized_metric") or "")
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import hydra
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from pretrainkit.callbacks import BackboneExport
 from pretrainkit.config import config_dir
+from pretrainkit.resume import resumed_config
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.schema import PretrainConfig
 from pretrainkit.sweeps import keep_sweeping
 from pretrainkit.tracking import tag_run
+from pretrainkit.validate import exit_on_config_error, validate
 
 
 def check_modality(cfg: DictConfig) -> None:
@@ -33,15 +37,19 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
     """Pretrain as `cfg` says; return the final metrics. The run directory gets
     `checkpoints/last.ckpt`, `backbone.safetensors` and `backbone.yaml` (and, for text,
     `tokenizer/` and `hf/`, a `save_pretrained` model with its tokenizer)."""
+    validate(cfg, PretrainConfig)  # a bad key or value fails here, before any work
     check_modality(cfg)
-    start_run(cfg)
+    run = start_run(cfg)
     datamodule = instantiate(cfg.data)
     # text: the vocabulary size and special ids come from the (trained or loaded) tokenizer
     backbone = instantiate(cfg.backbone, **getattr(datamodule, "backbone_kwargs", {}))
     task = instantiate(cfg.task, backbone=backbone)
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, resumed=run.resumed)
     trainer = build_trainer(cfg, loggers)
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, BackboneExport):
+            callback.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    trainer.fit(task, datamodule=datamodule, ckpt_path=run.ckpt_path)
     metrics = scalar_metrics(trainer)
     tag_run(loggers, [f"task:{task.name}", f"seed:{cfg.seed}"], {})
     finish(loggers)
@@ -49,8 +57,11 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="pretrain")
+@exit_on_config_error
 @keep_sweeping
 def main(cfg: DictConfig) -> float | None:
+    if cfg.get("resume"):  # the resumed run's own config, not this command line's
+        cfg = resumed_config(cfg)
     metrics = pretrain(cfg)
     return metrics.get(cfg.get("optimized_metric") or "")
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
+
+from pretrainkit.resume import ResumeError, resume_checkpoint
+from pretrainkit.tracking import previous_run_id
+
+log = logging.getLogger(__name__)
 
 # What a finished or running run leaves in its directory; finding one means "not fresh".
 RUN_MARKERS = ("checkpoints", "metrics.json", "backbone.safetensors")
@@ -19,10 +28,27 @@ def is_rank_zero() -> bool:
     return all(os.environ.get(v, "0") == "0" for v in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
 
 
-def start_run(cfg: DictConfig) -> Path:
-    """Seed everything and return the run directory, refusing one that already holds a run."""
+@dataclass(frozen=True)
+class Run:
+    dir: Path
+    ckpt_path: str | None  # what trainer.fit starts from
+    resumed: bool  # continues the run already in `dir`
+
+
+def start_run(cfg: DictConfig) -> Run:
+    """Seed everything and say where the run writes and what it starts from: its own last
+    checkpoint when it resumes (`resume=`, or `auto_resume` of an unfinished run in the same
+    directory), else `ckpt_path`. A fresh run refuses a directory that already holds a run."""
     out = Path(cfg.paths.output_dir)
-    if is_rank_zero():
+    if cfg.get("resume") and Path(cfg.resume).resolve() != out.resolve():
+        raise ResumeError(
+            f"resume={cfg.resume} but this run writes to {out}; leave hydra.run.dir unset to "
+            "continue in the resumed run's directory."
+        )
+    resumed = resume_checkpoint(cfg, out)
+    if resumed is not None:
+        log.info("resuming the run in %s from %s", out, resumed)
+    elif is_rank_zero():
         taken = [m for m in RUN_MARKERS if (out / m).exists()]
         if taken:
             raise FileExistsError(
@@ -31,17 +57,33 @@ def start_run(cfg: DictConfig) -> Path:
             )
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True)
-    return out
+    if resumed is not None:
+        return Run(out, str(resumed), resumed=True)
+    return Run(out, cfg.get("ckpt_path"), resumed=False)
 
 
-def build_loggers(cfg: DictConfig) -> list[Logger]:
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c and "_target_" in c]
+def build_loggers(cfg: DictConfig, resumed: bool = False) -> list[Logger]:
+    """The configured loggers; a resumed run logs on into its W&B run (same id)."""
+    loggers = []
+    for c in (cfg.get("logger") or {}).values():
+        if not c or "_target_" not in c:
+            continue
+        extra: dict[str, Any] = {}
+        if resumed and "Wandb" in c._target_ and (run_id := previous_run_id(c.save_dir)):
+            extra = {"id": run_id, "resume": "allow"}
+        elif resumed and c._target_.endswith("CSVLogger"):  # it would clear metrics.csv
+            n = len(list(Path(c.save_dir, c.name).glob("resumed-*")))
+            extra = {"version": f"resumed-{n + 1}"}  # csv/resumed-<n>/metrics.csv
+        loggers.append(instantiate(c, **extra))
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     return loggers
 
 
 def build_trainer(cfg: DictConfig, loggers: list[Logger]) -> L.Trainer:
+    # Lightning warns of mid-epoch resumes unless loaders have state_dict(); ours resume through
+    # the data module's state (ResumableLoaders), exactly
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
     callbacks = [
         instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
     ]

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from pretrainkit.io import write_json
+from pretrainkit.validate import ConfigError
 
 log = logging.getLogger(__name__)
 ERROR = "error.json"
@@ -66,7 +67,12 @@ def keep_sweeping(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         try:
             return main(cfg)
         except Exception as err:
-            log.exception("this job failed; the sweep goes on (error.json in its run directory)")
+            if isinstance(err, ConfigError):  # its one line says it all
+                log.error(f"this job's config is invalid; the sweep goes on: {err}")
+            else:
+                log.exception(
+                    "this job failed; the sweep goes on (error.json in its run directory)"
+                )
             write_error(Path(cfg.paths.output_dir), err)
             _close_wandb()
             return math.nan

@@ -68,6 +68,12 @@ class WandbLogger(_LightningWandbLogger):
         return self._wandb_init.get("mode") == "offline"
 
 
+def previous_run_id(save_dir: str | Path) -> str | None:
+    """The W&B run id a run directory already logged to: its newest `wandb/[offline-]run-*-<id>`."""
+    runs = sorted(Path(save_dir, "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1].name.rsplit("-", 1)[1] if runs else None
+
+
 def wandb_run(loggers: list[Logger]) -> Any | None:
     """The live W&B run among `loggers` (rank zero only), or None."""
     for logger in loggers:

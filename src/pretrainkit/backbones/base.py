@@ -13,9 +13,11 @@ class Backbone(nn.Module):
 
     Subclasses call `super().__init__(**their_init_kwargs)` so `spec` can rebuild them: the
     spec is what an exported backbone carries, so fine-tuning needs no pretrain config.
+    `modality` is the kind of data it reads (`image` or `text`), as a task's is.
     """
 
     feature_dim: int
+    modality: str = "image"
 
     def __init__(self, **init_kwargs: Any) -> None:
         super().__init__()

@@ -10,6 +10,8 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from pretrainkit.backbones.base import Backbone
 
 POOLINGS = ("mean", "cls", "last")
+# Decoder model types: each token attends only to the ones before it (next-token prediction).
+CAUSAL_TYPES = ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
 
 
 class TextTransformer(Backbone):
@@ -27,6 +29,8 @@ class TextTransformer(Backbone):
 
     `hidden(inputs)` gives the per-token states the pretext tasks need.
     """
+
+    modality = "text"
 
     def __init__(
         self,
@@ -77,7 +81,7 @@ class TextTransformer(Backbone):
     @property
     def is_causal(self) -> bool:
         return bool(getattr(self.model.config, "is_decoder", False)) or (
-            self.model.config.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
+            self.model.config.model_type in CAUSAL_TYPES
         )
 
     def hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -25,6 +25,7 @@ class BackboneExport(Callback):
 
     def __init__(self, dirpath: str, metadata: dict[str, Any] | None = None) -> None:
         self.dirpath = Path(dirpath)
+        self.config: dict[str, Any] | None = None  # the run's resolved config, set by pk-pretrain
         self.metadata: dict[str, Any] = OmegaConf.to_container(
             OmegaConf.create(dict(metadata or {})), resolve=True
         )  # type: ignore[assignment]
@@ -43,6 +44,8 @@ class BackboneExport(Callback):
                 "project": run.project,
                 "artifact": f"backbone-{run.id}",
             }
+        if self.config is not None:  # what made these weights travels with them
+            metadata["config"] = self.config
         files = save_backbone(pl_module.backbone, self.dirpath, metadata)
         if hasattr(pl_module, "export"):  # e.g. language models: save_pretrained model + tokenizer
             files += pl_module.export(self.dirpath)

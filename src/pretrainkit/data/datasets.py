@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+
+from pretrainkit.data.sampling import seeded_call
+
+log = logging.getLogger(__name__)
 
 
 class TensorImages(Dataset):
@@ -30,22 +35,110 @@ class TensorImages(Dataset):
         return self.images[i], int(self.targets[i])
 
 
+# What a file on disk is turned into, by the channel count of the model's input.
+MODES = {1: "L", 3: "RGB"}
+BAD_FILE_POLICIES = ("error", "skip")
+HIGH_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+class UnreadableImageError(OSError):
+    """An image file PIL cannot open or decode (an OSError, as PIL's own errors are)."""
+
+
+def check_policy(on_bad_file: str) -> str:
+    if on_bad_file not in BAD_FILE_POLICIES:
+        raise ValueError(
+            f"dataset.source.on_bad_file={on_bad_file!r}: expected {' | '.join(BAD_FILE_POLICIES)}."
+        )
+    return on_bad_file
+
+
+def image_mode(mode: str | int) -> str:
+    """The PIL mode for `mode`: "L" or "RGB", or a channel count (1 or 3) naming one."""
+    pil_mode = MODES.get(mode, mode) if isinstance(mode, int) else mode
+    if pil_mode not in MODES.values():
+        raise ValueError(
+            f"dataset.source.mode={mode!r}: expected L or RGB (or a channel count, 1 or 3)."
+        )
+    return pil_mode
+
+
+def check_image(path: Path) -> str | None:
+    """Why `path` is not a readable image, or None. Reads headers and (PNG) chunk checksums,
+    decodes no pixels: cheap enough for every file at setup; a few corrupt files (a JPEG cut
+    short after its header) only fail when decoded."""
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except Exception as err:  # PIL's format plugins raise OSError, SyntaxError, struct.error...
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def convert_image(img: Image.Image, mode: str) -> Image.Image:
+    """`img` in `mode` ("L" or "RGB"), whatever it was stored as."""
+    if img.mode in HIGH_BIT_MODES:  # PIL clips 16-bit values to 255: scale them down instead
+        img = Image.fromarray((np.clip(np.asarray(img), 0, 65535) >> 8).astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        # Onto white, so what lies under transparent pixels (often black, or junk) never shows.
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+    return img.convert(mode)
+
+
 class ImageFiles(Dataset):
-    """Image files decoded on access with PIL and converted to `mode` ("L" or "RGB")."""
+    """Image files decoded on access with PIL and converted to `mode` ("L" or "RGB").
+
+    A file that fails to decode raises an `UnreadableImageError` naming it; with
+    `on_bad_file="skip"` the next readable file stands in for it instead, and the count of such
+    stand-ins (per process: each DataLoader worker counts its own) is logged.
+    """
 
     def __init__(
-        self, paths: Sequence[Path], targets: np.ndarray | None = None, mode: str = "RGB"
+        self,
+        paths: Sequence[Path],
+        targets: np.ndarray | None = None,
+        mode: str | int = "RGB",
+        on_bad_file: str = "error",
     ) -> None:
         self.paths = list(paths)
         self.targets = np.full(len(self.paths), -1) if targets is None else np.asarray(targets)
-        self.mode = mode
+        self.mode = image_mode(mode)
+        self.on_bad_file = check_policy(on_bad_file)
+        self.bad: set[int] = set()  # indices found undecodable in this process
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def load(self, i: int) -> Image.Image:
+        """The image at index `i` in `mode`; an `UnreadableImageError` naming the file if not."""
+        try:
+            with Image.open(self.paths[i]) as img:
+                return convert_image(img, self.mode)
+        except Exception as err:  # as in check_image: PIL raises many types
+            raise UnreadableImageError(
+                f"cannot decode image {self.paths[i]} ({type(err).__name__}: {err}); fix or "
+                "remove it, or set dataset.source.on_bad_file=skip to substitute the next "
+                "readable image for such files."
+            ) from err
+
     def __getitem__(self, i: int) -> tuple[Image.Image, int]:
-        with Image.open(self.paths[i]) as img:
-            return img.convert(self.mode), int(self.targets[i])
+        if self.on_bad_file == "error":
+            return self.load(i), int(self.targets[i])
+        for j in (k % len(self) for k in range(i, i + len(self))):
+            if j in self.bad:
+                continue
+            try:
+                return self.load(j), int(self.targets[j])
+            except UnreadableImageError as err:
+                self.bad.add(j)
+                log.warning(
+                    "skipped undecodable image %s (%s) for the next readable one "
+                    "(dataset.source.on_bad_file=skip; %d skipped in this process so far)",
+                    self.paths[j],
+                    err.__cause__,
+                    len(self.bad),
+                )
+        raise UnreadableImageError(f"none of the {len(self)} image files could be decoded.")
 
 
 class Transformed(Dataset):
@@ -69,11 +162,13 @@ class Transformed(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> Any:
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        # (index, seed) from an EpochSampler: the item's random transform draws from its own seed
+        i, seed = key if isinstance(key, tuple) else (key, None)
         if self.cache is not None and i in self.cache:
             return self.cache[i]
         image, target = self.dataset[int(self.indices[i])]
-        out = self.transform(image)
+        out = seeded_call(self.transform, image, seed)
         item = (out, target) if self.with_target else out
         if self.cache is not None:
             self.cache[i] = item

@@ -5,22 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 from torch.utils.data import DataLoader
 
 from pretrainkit.data.datasets import TensorImages, Transformed
-from pretrainkit.data.loader import loader_kwargs
+from pretrainkit.data.loader import ResumableLoaders
 from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import check_label_budget, train_val_indices
 
 
-class LabeledLoaders(L.LightningDataModule):
+class LabeledLoaders(ResumableLoaders):
     """The loaders of a fine-tuning data module whose `setup` makes `train_set`, `val_set` and
     `test_set` (shared by the image and text modules)."""
 
-    batch_size: int
-    num_workers: int
-    pin_memory: bool
     train_set: Any
     val_set: Any
     test_set: Any
@@ -36,14 +32,13 @@ class LabeledLoaders(L.LightningDataModule):
         return None
 
     def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
-        return DataLoader(
+        return self.make_loader(
             dataset,
-            shuffle=shuffle,
+            train=shuffle,
             # training: only full batches once there are more labels than one batch, so a
             # trailing batch of one never reaches BatchNorm; eval: every example counts
             drop_last=shuffle and len(dataset) > self.batch_size,
             collate_fn=self.collate_fn(),
-            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
         )
 
     def train_dataloader(self) -> DataLoader:

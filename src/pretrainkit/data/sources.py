@@ -5,6 +5,7 @@ the data modules decide what to do with them, so one source serves pretraining a
 from __future__ import annotations
 
 import gzip
+import logging
 from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
@@ -12,9 +13,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pretrainkit.data.datasets import ImageFiles, TensorImages
+from pretrainkit.data.datasets import (
+    ImageFiles,
+    TensorImages,
+    UnreadableImageError,
+    check_image,
+    check_policy,
+    image_mode,
+)
 from pretrainkit.data.splits import stratified_split
 
+log = logging.getLogger(__name__)
+
+IDX_FIX = (
+    "reinstall it (`sudo apt-get install --reinstall dataset-fashion-mnist`), or delete it and "
+    "set dataset.source.download=true."
+)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
@@ -88,12 +102,21 @@ class Digits(InMemorySource):
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    """Read an (optionally gzipped) IDX file as used by MNIST and Fashion-MNIST."""
+    """Read an (optionally gzipped) IDX file of uint8 as used by MNIST and Fashion-MNIST."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:  # a truncated or corrupt .gz
+        raise ValueError(f"cannot read {path} ({err}); {IDX_FIX}") from err
+    ndim = data[3] if len(data) > 3 and data[:3] == b"\x00\x00\x08" else 0
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = 4 + 4 * ndim + int(np.prod(shape)) if ndim else None
+    if expected != len(data):
+        raise ValueError(
+            f"{path} is not a complete IDX file of uint8 ({len(data)} bytes, expected "
+            f"{expected or 'an IDX header'}); {IDX_FIX}"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -147,8 +170,9 @@ class FashionMNIST(InMemorySource):
             if img is None or lbl is None:
                 raise FileNotFoundError(
                     f"Fashion-MNIST {split} files ({img_stem}[.gz]) not found in {self.root}. "
-                    "Install Debian's package (`make data`, i.e. apt-get install dataset-fashion-mnist), "
-                    "or set dataset.source.root=<dir> dataset.source.download=true to fetch it."
+                    "Install Debian's package: `sudo apt-get install dataset-fashion-mnist` (or "
+                    "`make data`), or set dataset.source.root=<dir> dataset.source.download=true "
+                    "to fetch it."
                 )
             images = torch.from_numpy(_read_idx(img).copy())[:, None]  # (N, 1, 28, 28)
             out[split] = TensorImages(images, _read_idx(lbl).astype(np.int64))
@@ -234,7 +258,12 @@ class ImageFolder(ImageSource):
 
     Unlabeled: every image file under `root`, recursively. Labeled: one subfolder of `root` per
     class; the test split is `test_root` (same layout) or, if not given, a fixed stratified
-    `test_fraction` of `root` held out with `split_seed`.
+    `test_fraction` of `root` held out with `split_seed`. Images are converted to `mode` ("L",
+    "RGB", or the channel count 1 or 3), whatever they are stored as.
+
+    Every file is checked when the file list is built (headers only, see `check_image`): an
+    unreadable one is an error with `on_bad_file="error"`, or is left out and counted in one
+    logged warning with `on_bad_file="skip"`.
     """
 
     def __init__(
@@ -243,13 +272,16 @@ class ImageFolder(ImageSource):
         test_root: str | None = None,
         test_fraction: float = 0.2,
         split_seed: int = 0,
-        mode: str = "RGB",
+        mode: str | int = "RGB",
+        on_bad_file: str = "error",
     ) -> None:
         self.root = Path(root).expanduser()
         self.test_root = Path(test_root).expanduser() if test_root else None
         self.test_fraction = test_fraction
         self.split_seed = split_seed
-        self.mode = mode
+        self.mode = image_mode(mode)
+        self.on_bad_file = check_policy(on_bad_file)
+        self._problems: dict[Path, str | None] = {}  # each file's check_image verdict
 
     def _images_under(self, folder: Path) -> list[Path]:
         if not folder.is_dir():
@@ -264,6 +296,35 @@ class ImageFolder(ImageSource):
                 f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}; point dataset.source.root at a folder of images."
             )
         return files
+
+    def _readable(self, files: list[Path], where: Path) -> list[Path]:
+        """`files` less the unreadable ones (each checked once), by `on_bad_file`."""
+        for path in files:
+            if path not in self._problems:
+                self._problems[path] = check_image(path)
+        bad = [p for p in files if self._problems[p]]
+        listed = "; ".join(f"{p} ({self._problems[p]})" for p in bad[:3])
+        listed += f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+        if bad and self.on_bad_file == "error":
+            raise UnreadableImageError(
+                f"{len(bad)} of {len(files)} image files under {where} cannot be read: {listed}. "
+                "Fix or remove them, or set dataset.source.on_bad_file=skip to skip such files."
+            )
+        if len(bad) == len(files):
+            raise UnreadableImageError(
+                f"no readable images under {where}: all {len(files)} image files fail to open "
+                f"({listed}); point dataset.source.root at a folder of readable images."
+            )
+        if bad:
+            log.warning(
+                "skipped %d of %d image files under %s that cannot be read "
+                "(dataset.source.on_bad_file=skip): %s",
+                len(bad),
+                len(files),
+                where,
+                listed,
+            )
+        return [p for p in files if not self._problems[p]]
 
     @cached_property
     def classes(self) -> list[str]:  # type: ignore[override]
@@ -287,10 +348,24 @@ class ImageFolder(ImageSource):
             files = self._images_under(folder / name)
             paths += files
             targets += [i] * len(files)
-        return ImageFiles(paths, np.asarray(targets), self.mode)
+        readable = set(self._readable(paths, folder))
+        keep = [j for j, p in enumerate(paths) if p in readable]
+        kept_targets = np.asarray(targets)[keep]
+        counts = np.bincount(kept_targets, minlength=len(self.classes))
+        if counts.min() == 0:  # every file of a class skipped
+            raise UnreadableImageError(
+                f"no readable images in class folder {folder / self.classes[counts.argmin()]}: "
+                "every file in it was skipped; fix them, or remove the class folder."
+            )
+        return ImageFiles([paths[j] for j in keep], kept_targets, self.mode, self.on_bad_file)
+
+    @cached_property
+    def _pool(self) -> ImageFiles:
+        files = self._readable(self._images_under(self.root), self.root)
+        return ImageFiles(files, mode=self.mode, on_bad_file=self.on_bad_file)
 
     def unlabeled(self) -> ImageFiles:
-        return ImageFiles(self._images_under(self.root), mode=self.mode)
+        return self._pool
 
     @cached_property
     def _train_test(self) -> dict[str, ImageFiles]:
@@ -298,7 +373,11 @@ class ImageFolder(ImageSource):
         if self.test_root is not None:
             return {"train": full, "test": self._labeled_folder(self.test_root)}
         train, test = stratified_split(full.targets, self.test_fraction, self.split_seed)
-        pick = lambda idx: ImageFiles([full.paths[i] for i in idx], full.targets[idx], self.mode)  # noqa: E731
+
+        def pick(idx: np.ndarray) -> ImageFiles:
+            paths = [full.paths[i] for i in idx]
+            return ImageFiles(paths, full.targets[idx], self.mode, self.on_bad_file)
+
         return {"train": pick(train), "test": pick(test)}
 
     def labeled(self, split: str) -> ImageFiles:

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedTokenizerFast
 
 from pretrainkit.data.labeled import LabeledLoaders
-from pretrainkit.data.loader import loader_kwargs
+from pretrainkit.data.loader import ResumableLoaders
 from pretrainkit.data.packing import PackedBlocks, document_cut
 from pretrainkit.data.splits import check_label_budget, train_val_indices
 from pretrainkit.data.text_sources import TextSource
@@ -71,7 +70,7 @@ def _pad_id(tokenizer: PreTrainedTokenizerFast) -> int:
     return int(pad) if pad is not None else document_separator_id(tokenizer)
 
 
-class TokenizedDataModule(L.LightningDataModule):
+class TokenizedDataModule(ResumableLoaders):
     """What both text modules share: the tokenizer, loaded from `tokenizer_path` or trained
     (once, cached) on `tokenizer_corpus()` at first use, and what a backbone needs of it."""
 
@@ -197,12 +196,7 @@ class TextDataModule(TokenizedDataModule):
         self.val_set = PackedBlocks(tokens, self.block_size, prefix, pad, cut) if cut else None
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            shuffle=train,
-            drop_last=train,  # equal batches on every rank
-            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
-        )
+        return self.make_loader(dataset, train=train, drop_last=train)  # equal batches per rank
 
     def train_dataloader(self) -> DataLoader:
         self.setup()

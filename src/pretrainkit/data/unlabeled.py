@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 from torch.utils.data import DataLoader
 
 from pretrainkit.data.datasets import Transformed
-from pretrainkit.data.loader import loader_kwargs
+from pretrainkit.data.loader import ResumableLoaders
 from pretrainkit.data.monitor import MonitorSet
 from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import stratified_split
 
 
-class UnlabeledDataModule(L.LightningDataModule):
+class UnlabeledDataModule(ResumableLoaders):
     """Unlabeled images for a pretext task.
 
     Args:
@@ -74,12 +73,8 @@ class UnlabeledDataModule(L.LightningDataModule):
         )
 
     def _loader(self, dataset: Transformed, train: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            shuffle=train,
-            drop_last=train,  # equal batches on every rank: NT-Xent gathers them
-            **loader_kwargs(self.batch_size, self.num_workers, self.pin_memory, self.trainer),
-        )
+        # drop_last: equal batches on every rank (NT-Xent gathers them)
+        return self.make_loader(dataset, train=train, drop_last=train)
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup() first"

@@ -7,7 +7,7 @@ import torch
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.barlow import BarlowTwinsLoss
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 class BarlowTwins(BackboneModule):
@@ -29,7 +29,7 @@ class BarlowTwins(BackboneModule):
         scheduler: SchedulerFactory | None = None,
         projector_dim: int = 8192,
         off_diag_weight: float = 5e-3,
-        weight_decay: float = 1e-4,
+        weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         self.projector = mlp(backbone.feature_dim, [projector_dim, projector_dim], projector_dim)

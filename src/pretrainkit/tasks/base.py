@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import lightning as L
 import torch
@@ -12,9 +12,11 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.optim import param_groups
+from pretrainkit.schema import Range
 
 OptimizerFactory = Callable[[Iterable[dict[str, Any]]], Optimizer]
 SchedulerFactory = Callable[..., LRScheduler]
+WeightDecay = Annotated[float, Range(ge=0)]  # a Range is checked before any work (validate.py)
 
 
 class BackboneModule(L.LightningModule):
@@ -37,7 +39,7 @@ class BackboneModule(L.LightningModule):
         backbone: Backbone,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        weight_decay: float = 1e-4,
+        weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__()
         self.backbone = backbone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import nn
@@ -12,7 +12,8 @@ from torch import nn
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.byol import BYOLLoss
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.schema import Range
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 def cosine_momentum(step: int, total_steps: float, base: float) -> float:
@@ -60,8 +61,8 @@ class BYOL(BackboneModule):
         proj_hidden_dim: int = 4096,
         proj_output_dim: int = 256,
         pred_hidden_dim: int = 4096,
-        base_momentum: float = 0.996,
-        weight_decay: float = 1e-4,
+        base_momentum: Annotated[float, Range(ge=0, le=1)] = 0.996,
+        weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if not 0 <= base_momentum <= 1:
@@ -72,7 +73,6 @@ class BYOL(BackboneModule):
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.base_momentum = base_momentum
         self.loss_fn = BYOLLoss()
-        self._updated_at = 0  # the optimizer step after which the target was last updated
         self._total_steps = math.inf
 
     def step(self, views: list[torch.Tensor], stage: str) -> torch.Tensor:
@@ -94,12 +94,12 @@ class BYOL(BackboneModule):
     def on_train_start(self) -> None:
         self._total_steps = self.trainer.estimated_stepping_batches
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        step = self.trainer.global_step  # optimizer steps taken so far
-        if step == self._updated_at:  # gradient accumulation: no optimizer step this batch
-            return
-        self._updated_at = step
-        tau = cosine_momentum(step - 1, self._total_steps, self.base_momentum)  # k = step - 1
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here rather than in on_train_batch_end, which runs after the callbacks' (a step
+        # checkpoint would be saved before this update and a resumed target would lag by one).
+        step = self.trainer.global_step  # k: counted once this hook returns
+        tau = cosine_momentum(step, self._total_steps, self.base_momentum)
         ema_update_(self.target_backbone, self.backbone, tau)
         ema_update_(self.target_projector, self.projector, tau)
         self.log("train/momentum", tau, on_step=True, on_epoch=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,7 +12,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.optim import param_groups
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.schema import Range
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 class Classifier(BackboneModule):
@@ -36,9 +39,9 @@ class Classifier(BackboneModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         freeze_backbone: bool = True,
-        backbone_lr_scale: float = 0.1,
-        weight_decay: float = 1e-4,
-        label_smoothing: float = 0.0,
+        backbone_lr_scale: Annotated[float, Range(gt=0)] = 0.1,
+        weight_decay: WeightDecay = 1e-4,
+        label_smoothing: Annotated[float, Range(ge=0, le=1)] = 0.0,
         pretrained: bool = True,
         head_batchnorm: bool = True,
     ) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pretrainkit.backbones.base import Backbone
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.schema import Range
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 def corrupt(x: torch.Tensor, noise_std: float, mask_ratio: float) -> torch.Tensor:
@@ -67,10 +69,10 @@ class DenoisingAE(BackboneModule):
         scheduler: SchedulerFactory | None = None,
         image_size: int = 32,
         in_chans: int = 3,
-        noise_std: float = 0.5,
-        mask_ratio: float = 0.25,
+        noise_std: Annotated[float, Range(ge=0)] = 0.5,
+        mask_ratio: Annotated[float, Range(ge=0, lt=1)] = 0.25,  # 0: noise only
         decoder_width: int = 64,
-        weight_decay: float = 1e-4,
+        weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if noise_std < 0 or not 0 <= mask_ratio < 1 or (noise_std == 0 and mask_ratio == 0):

@@ -15,7 +15,7 @@ from torchmetrics import MeanMetric
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 HF_DIR = "hf"  # <run dir>/hf: model + tokenizer, loadable with transformers.AutoModel
 
@@ -38,7 +38,7 @@ class LanguageModel(BackboneModule):
         backbone: TextTransformer,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        weight_decay: float = 0.01,
+        weight_decay: WeightDecay = 0.01,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if not isinstance(backbone, TextTransformer):

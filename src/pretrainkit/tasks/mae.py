@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from timm.models.vision_transformer import Block, VisionTransformer
@@ -17,7 +18,8 @@ from pretrainkit.patches import (
     random_masking,
     sincos_pos_embed,
 )
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.schema import Range
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 def vision_transformer(backbone: Backbone) -> VisionTransformer:
@@ -125,12 +127,12 @@ class MAE(BackboneModule):
         backbone: Backbone,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        mask_ratio: float = 0.75,
+        mask_ratio: Annotated[float, Range(gt=0, lt=1)] = 0.75,
         decoder_dim: int = 128,
         decoder_depth: int = 2,
         decoder_heads: int = 4,
         norm_pix_loss: bool = True,
-        weight_decay: float = 0.05,
+        weight_decay: WeightDecay = 0.05,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         vit = vision_transformer(backbone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,8 @@ from transformers import AutoModelForMaskedLM, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
 from pretrainkit.data.tokenizer import is_continuation_table
-from pretrainkit.tasks.base import OptimizerFactory, SchedulerFactory
+from pretrainkit.schema import Range
+from pretrainkit.tasks.base import OptimizerFactory, SchedulerFactory, WeightDecay
 from pretrainkit.tasks.language_model import LanguageModel
 
 IGNORE = -100  # the label of tokens that are not predicted
@@ -73,10 +74,10 @@ class MLM(LanguageModel):
         backbone: TextTransformer,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        weight_decay: float = 0.01,
-        mask_probability: float = 0.15,
-        mask_token_fraction: float = 0.8,
-        random_token_fraction: float = 0.1,
+        weight_decay: WeightDecay = 0.01,
+        mask_probability: Annotated[float, Range(gt=0, lt=1)] = 0.15,
+        mask_token_fraction: Annotated[float, Range(ge=0, le=1)] = 0.8,
+        random_token_fraction: Annotated[float, Range(ge=0, le=1)] = 0.1,
         whole_word: bool = False,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,7 +39,7 @@ class Rotation(BackboneModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         head_hidden_dim: int = 256,
-        weight_decay: float = 5e-4,
+        weight_decay: WeightDecay = 5e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         self.head = mlp(backbone.feature_dim, [head_hidden_dim], 4)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import projection_head
 from pretrainkit.losses.ntxent import NTXentLoss
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.schema import Range
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 class SimCLR(BackboneModule):
@@ -29,8 +32,8 @@ class SimCLR(BackboneModule):
         scheduler: SchedulerFactory | None = None,
         proj_hidden_dim: int = 512,
         proj_output_dim: int = 128,
-        temperature: float = 0.5,
-        weight_decay: float = 1e-4,
+        temperature: Annotated[float, Range(gt=0)] = 0.5,
+        weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         self.projector = projection_head(backbone.feature_dim, proj_hidden_dim, proj_output_dim)

@@ -7,7 +7,7 @@ import torch
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.vicreg import VICRegLoss
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory
+from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 
 class VICReg(BackboneModule):
@@ -32,7 +32,7 @@ class VICReg(BackboneModule):
         invariance_weight: float = 25.0,
         variance_weight: float = 25.0,
         covariance_weight: float = 1.0,
-        weight_decay: float = 1e-4,
+        weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         self.expander = mlp(backbone.feature_dim, [expander_dim, expander_dim], expander_dim)

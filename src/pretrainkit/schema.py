@@ -1,0 +1,213 @@
+"""What a config value may be: `Range`, the bound a number must keep (written on signatures as
+`Annotated[float, Range(gt=0)]`), `mismatch`, which says why a value does not fit a type hint,
+and the types of the config keys that no `_target_` signature owns.
+
+`pretrainkit.validate` checks a composed config with these before any work. They hold no
+defaults: those live in the YAML files and in the signatures.
+"""
+
+from __future__ import annotations
+
+import collections.abc as abc
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from omegaconf import DictConfig, ListConfig
+
+SEQUENCES = (list, tuple, abc.Sequence, abc.MutableSequence)
+MAPPINGS = (dict, abc.Mapping, abc.MutableMapping)
+KINDS = {bool: "a bool", int: "an int", float: "a number", str: "a string", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The interval a number must lie in (`gt`/`ge`: above / at least; `lt`/`le`: below / at
+    most); `example` is a value to suggest instead of a bad one (default: the parameter's
+    default)."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    example: str | None = None
+
+    def __contains__(self, value: float) -> bool:
+        return not (
+            (self.gt is not None and value <= self.gt)
+            or (self.ge is not None and value < self.ge)
+            or (self.lt is not None and value >= self.lt)
+            or (self.le is not None and value > self.le)
+        )
+
+    def refusal(self) -> str:
+        """What a value outside says: "is outside (0, 1]", "must be > 0"."""
+        low = self.gt if self.gt is not None else self.ge
+        high = self.lt if self.lt is not None else self.le
+        if low is not None and high is not None:
+            left, right = "(" if self.gt is not None else "[", ")" if self.lt is not None else "]"
+            return f"is outside {left}{low:g}, {high:g}{right}"
+        if low is not None:
+            return f"must be {'>' if self.gt is not None else '>='} {low:g}"
+        return f"must be {'<' if self.lt is not None else '<='} {high:g}"
+
+
+def mismatch(value: Any, hint: Any) -> str | None:
+    """Why `value` cannot be a `hint` ("is a string, but it must be an int", "is outside
+    (0, 1]"), or None when it fits."""
+    arms = list(alternatives(hint))
+    fitting = [bounds for tp, bounds in arms if _fits(value, tp)]
+    if not fitting:
+        if all(get_origin(tp) is Literal for tp, _ in arms):
+            return f"is not one of {', '.join(show(o) for tp, _ in arms for o in get_args(tp))}"
+        wanted = " or ".join(dict.fromkeys(_kind(tp) for tp, _ in arms))
+        given = "a float" if type(value) is float else _kind(type(value))
+        return f"is {given}, but it must be {wanted}"
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    broken = [[r for r in bounds if value not in r] for bounds in fitting]
+    return broken[0][0].refusal() if all(broken) else None
+
+
+def alternatives(
+    hint: Any, bounds: tuple[Range, ...] = ()
+) -> Iterator[tuple[Any, tuple[Range, ...]]]:
+    """The alternatives of a type hint (`int | None`: int, None), each with its Ranges."""
+    if get_origin(hint) is Annotated:
+        base, *extras = get_args(hint)
+        yield from alternatives(base, bounds + tuple(e for e in extras if isinstance(e, Range)))
+    elif get_origin(hint) in (Union, types.UnionType):
+        for arm in get_args(hint):
+            yield from alternatives(arm, bounds)
+    else:
+        yield hint, bounds
+
+
+def show(value: Any) -> str:
+    """A value as it is written in an override."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return str(list(value)) if isinstance(value, tuple) else str(value)
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """Whether `value` can be a `tp`: strict for scalars, lists and mappings; any other class
+    passes (a `_target_` node builds it, or the callee parses a string into it)."""
+    origin = get_origin(tp) or tp
+    if origin in (Annotated, Union, types.UnionType):
+        return any(_fits(value, arm) for arm, _ in alternatives(tp))
+    if origin is Literal:
+        return value in get_args(tp)
+    if tp is type(None):
+        return value is None
+    if tp in (bool, int, float, str):
+        allowed = {bool: bool, int: int, float: (int, float), str: (str, int, float)}[tp]
+        return isinstance(value, allowed) and (tp is bool or not isinstance(value, bool))
+    if origin in SEQUENCES:
+        return isinstance(value, (ListConfig, list, tuple)) and _items_fit(value, get_args(tp))
+    if origin in MAPPINGS:
+        return isinstance(value, (DictConfig, dict))
+    return True
+
+
+def _items_fit(items: Any, args: tuple[Any, ...]) -> bool:
+    try:
+        items = list(items)
+    except Exception:  # an item that resolves only at run time
+        return True
+    if len(args) > 1 and Ellipsis not in args:  # tuple[float, float]
+        return len(items) == len(args) and all(map(_fits, items, args))
+    return not args or all(_fits(item, args[0]) for item in items)
+
+
+def _kind(tp: Any) -> str:
+    origin = get_origin(tp) or tp
+    if tp in KINDS:
+        return KINDS[tp]
+    if origin is Literal:
+        return "one of " + ", ".join(map(show, get_args(tp)))
+    if origin in SEQUENCES or origin is ListConfig:
+        items = [a for a in get_args(tp) if a is not Ellipsis]
+        count = f"{len(items)} " if len(items) > 1 else ""  # tuple[float, float]
+        kinds = {_kind(a).split(" ", 1)[-1] for a in items}
+        return f"a list of {count}{kinds.pop()}s" if len(kinds) == 1 else "a list"
+    if origin in MAPPINGS or origin is DictConfig:
+        return "a mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+@dataclass
+class Optimizer:
+    """`optim.optimizer`: a partial `_target_` (torch.optim.AdamW); its signature checks the rest."""
+
+    lr: Annotated[float, Range(gt=0, example="1e-3")]
+
+
+@dataclass
+class Optim:
+    """conf/optim/*.yaml."""
+
+    weight_decay: Annotated[float, Range(ge=0, example="1e-4")]
+    optimizer: Optimizer
+    scheduler: Any
+
+
+@dataclass
+class Data:
+    """`data`, a `_target_` data module: its signature checks the other keys."""
+
+    batch_size: Annotated[int, Range(ge=1, example="64")]  # per process: any number of ranks works
+
+
+@dataclass
+class Study:
+    """`study` in finetune.yaml: the label-efficiency study's pretraining."""
+
+    name: str
+    task: str | None
+    seed: int
+    dir: str | None
+    pretrain: dict[str, Any]
+
+
+@dataclass
+class RunConfig:
+    """The top-level keys both entry points share. `Any`: a config group, whose `_target_`
+    nodes are checked against their signatures."""
+
+    task_name: str
+    seed: int
+    ckpt_path: str | None
+    resume: str | None
+    auto_resume: bool
+    optimized_metric: str | None
+    modality: Literal["image", "text"]
+    backbone: Any
+    dataset: Any
+    data: Data
+    augment: Any
+    optim: Optim
+    trainer: Any
+    callbacks: Any
+    logger: Any
+    paths: Any
+
+
+@dataclass
+class PretrainConfig(RunConfig):
+    """conf/pretrain.yaml."""
+
+    task: Any
+
+
+@dataclass
+class FinetuneConfig(RunConfig):
+    """conf/finetune.yaml."""
+
+    pretrained: str | None
+    freeze_backbone: bool
+    label_fraction: Annotated[float, Range(gt=0, le=1, example="0.1 (or labels_per_class=10)")]
+    labels_per_class: Annotated[int, Range(ge=1, example="10")] | None
+    study: Study
+    model: Any
