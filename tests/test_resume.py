@@ -56,11 +56,12 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "killed.log").open("w"),
+        start_new_session=True,  # killed as a job is: with its loader workers and W&B service
     )
     try:
         _wait_for_mid_epoch_checkpoint(proc, killed / "checkpoints", timeout=120)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     saved = _state(last_checkpoint(killed))  # type: ignore[arg-type]
     assert 21 < saved["global_step"] < 42, "the kill must land mid-way through the second epoch"

@@ -36,3 +36,30 @@ def test_unreachable_server_falls_back_to_offline(monkeypatch: pytest.MonkeyPatc
     logger.log_metrics({"train/loss": 1.0}, step=0)
     assert logger.offline and list((tmp_path / "wandb").glob(f"offline-run-*-{run.id}"))
     wandb.finish()
+
+
+def test_resuming_waits_for_a_run_id_still_held_by_a_killed_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    from lightning.pytorch.loggers import WandbLogger as Lightning
+
+    attempts: list[object] = []
+
+    def held_twice(self: Lightning) -> object:
+        attempts.append(self._wandb_init.get("id"))
+        if len(attempts) <= 2:
+            raise RuntimeError("run ID abc123 is in use")
+        return "run"
+
+    monkeypatch.setattr(Lightning, "experiment", property(held_twice))
+    monkeypatch.setattr("pretrainkit.tracking.time.sleep", lambda s: None)
+    logger = WandbLogger(save_dir=str(tmp_path), id="abc123", resume="allow")
+    assert logger._start() == "run" and attempts == ["abc123"] * 3
+    attempts.clear()  # held for good: a new run rather than a failed launch
+    monkeypatch.setattr(
+        Lightning,
+        "experiment",
+        property(lambda self: held_twice(self) if self._wandb_init.get("id") else "new"),
+    )
+    with pytest.warns(UserWarning, match="stayed in use"):
+        assert logger._start(waits=2) == "new"

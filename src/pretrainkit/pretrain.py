@@ -7,7 +7,7 @@ pk-pretrain task=mlm dataset=fortunes trainer.max_epochs=5
 from __future__ import annotations
 
 import hydra
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.callbacks import BackboneExport
@@ -20,25 +20,11 @@ from pretrainkit.tracking import tag_run
 from pretrainkit.validate import exit_on_config_error, validate
 
 
-def check_modality(cfg: DictConfig) -> None:
-    """An image task on text (or the reverse) fails here, in one line, before any work."""
-    task = get_class(cfg.task._target_)
-    if task.modality != cfg.modality:
-        hint = (
-            "task=mlm or task=clm" if cfg.modality == "text" else "an image task (e.g. task=simclr)"
-        )
-        raise ValueError(
-            f"task={task.name} trains on {task.modality} but dataset={cfg.dataset.name} holds "
-            f"{cfg.modality}; pick {hint}, or a dataset of {task.modality}."
-        )
-
-
 def pretrain(cfg: DictConfig) -> dict[str, float]:
     """Pretrain as `cfg` says; return the final metrics. The run directory gets
     `checkpoints/last.ckpt`, `backbone.safetensors` and `backbone.yaml` (and, for text,
     `tokenizer/` and `hf/`, a `save_pretrained` model with its tokenizer)."""
     validate(cfg, PretrainConfig)  # a bad key or value fails here, before any work
-    check_modality(cfg)
     run = start_run(cfg)
     datamodule = instantiate(cfg.data)
     # text: the vocabulary size and special ids come from the (trained or loaded) tokenizer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -53,7 +54,7 @@ class WandbLogger(_LightningWandbLogger):
     @rank_zero_experiment
     def experiment(self) -> Any:
         try:
-            return super().experiment
+            return self._start()
         except Exception as err:  # wandb raises CommError, UsageError, timeouts...
             if self._wandb_init.get("mode") != "online":
                 raise
@@ -62,6 +63,23 @@ class WandbLogger(_LightningWandbLogger):
             )
             self._wandb_init["mode"] = "offline"
             return super().experiment
+
+    def _start(self, waits: int = 6) -> Any:
+        """Start (or resume) the run. Resuming right after a kill, the killed process's W&B
+        service may still hold the run id for a few seconds ("run ID ... is in use"): wait for
+        it, then log into a new run rather than fail."""
+        for _ in range(waits):
+            try:
+                return super().experiment
+            except Exception as err:
+                if "is in use" not in str(err) or not self._wandb_init.get("id"):
+                    raise
+                time.sleep(5)
+        rank_zero_warn(
+            f"W&B run {self._wandb_init['id']} stayed in use; this launch logs to a new run."
+        )
+        self._wandb_init["id"] = None
+        return super().experiment
 
     @property
     def offline(self) -> bool:
