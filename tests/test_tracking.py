@@ -28,8 +28,7 @@ def test_unreachable_server_falls_back_to_offline(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)  # "logged in" ...
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # ... to a server that is down
-    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "5")
-    logger = WandbLogger(project="pk-test", save_dir=str(tmp_path))
+    logger = WandbLogger(project="pk-test", save_dir=str(tmp_path), init_timeout=5)
     assert not logger.offline
     with pytest.warns(UserWarning, match="logging offline"):
         run = logger.experiment

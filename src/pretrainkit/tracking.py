@@ -45,9 +45,20 @@ class WandbLogger(_LightningWandbLogger):
     when the online run cannot start (no network, server down): a run never fails for W&B.
 
     Offline runs land in `<save_dir>/wandb/offline-run-*`; upload them later with `wandb sync`.
+
+    Args:
+        mode: online | offline | disabled, or None: online iff logged in.
+        init_timeout: seconds an online start may take before falling back to offline (W&B's
+            own default, 90 s, is read once per process, so it is passed here explicitly).
     """
 
-    def __init__(self, mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, mode: str | None = None, init_timeout: float | None = 30, **kwargs: Any
+    ) -> None:
+        if init_timeout is not None:
+            import wandb
+
+            kwargs["settings"] = wandb.Settings(init_timeout=init_timeout)
         super().__init__(mode=wandb_mode(mode), **kwargs)
 
     @property
