@@ -47,6 +47,20 @@ def _wait_for_mid_epoch_checkpoint(proc: subprocess.Popen, ckpts: Path, timeout:
     raise TimeoutError("no mid-epoch checkpoint appeared")
 
 
+def _kill_job(proc: subprocess.Popen) -> None:
+    """SIGKILL a run the way a scheduler kills a job: its process group, and W&B's service,
+    which starts its own session (left alive, it holds the run id for minutes)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--pid" in args and args[args.index(b"--pid") + 1] == str(proc.pid).encode():
+            os.kill(int(cmdline.parent.name), signal.SIGKILL)
+    proc.wait()
+
+
 def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run_cli("pk-pretrain", *RECIPE, f"hydra.run.dir={whole}", cwd=tmp_path)
@@ -61,8 +75,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     try:
         _wait_for_mid_epoch_checkpoint(proc, killed / "checkpoints", timeout=120)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_job(proc)
     saved = _state(last_checkpoint(killed))  # type: ignore[arg-type]
     assert 21 < saved["global_step"] < 42, "the kill must land mid-way through the second epoch"
     config = (killed / ".hydra" / "config.yaml").read_bytes()
@@ -197,8 +210,7 @@ def test_ddp_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     try:
         _wait_for_mid_epoch_checkpoint(proc, killed / "checkpoints", timeout=300)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_job(proc)
     steps = _state(last_checkpoint(killed))["global_step"]  # type: ignore[arg-type]
     run_cli("pk-pretrain", f"resume={killed}", cwd=tmp_path, timeout=600)
 

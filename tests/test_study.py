@@ -125,6 +125,8 @@ def test_launcher_configs_compose(launcher: str, tmp_path: Path):
         cfg = compose("finetune", [f"launcher={launcher}"], return_hydra_config=True)
     target = OmegaConf.select(cfg, "hydra.launcher._target_")
     assert target.endswith("JoblibLauncher" if launcher == "joblib" else "SlurmLauncher")
+    if launcher == "slurm":  # preempted or timed-out jobs are requeued and auto-resume
+        assert cfg.hydra.launcher.max_num_timeout == 3
 
 
 @pytest.mark.slow

@@ -37,6 +37,10 @@ def test_unreachable_server_falls_back_to_offline(monkeypatch: pytest.MonkeyPatc
     wandb.finish()
 
 
+def _given(logger: object) -> set[str]:
+    return {k for k, v in logger._wandb_init.items() if v is not None}  # type: ignore[attr-defined]
+
+
 def test_resuming_waits_for_a_run_id_still_held_by_a_killed_process(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
@@ -58,7 +62,8 @@ def test_resuming_waits_for_a_run_id_still_held_by_a_killed_process(
     monkeypatch.setattr(
         Lightning,
         "experiment",
-        property(lambda self: held_twice(self) if self._wandb_init.get("id") else "new"),
+        # a new run: neither the id nor resume (which would take the directory's latest run)
+        property(lambda self: held_twice(self) if {"id", "resume"} & _given(self) else "new"),
     )
     with pytest.warns(UserWarning, match="stayed in use"):
         assert logger._start(waits=2) == "new"

@@ -90,6 +90,7 @@ class WandbLogger(_LightningWandbLogger):
             f"W&B run {self._wandb_init['id']} stayed in use; this launch logs to a new run."
         )
         self._wandb_init["id"] = None
+        self._wandb_init.pop("resume", None)  # else W&B resumes the directory's latest run again
         return super().experiment
 
     @property
