@@ -53,6 +53,13 @@ def make_cfg(
     return cfg
 
 
+def cli_env() -> dict[str, str]:
+    """This environment for a console script, minus the W&B service an in-process test may have
+    started: a child would log through it (WANDB_SERVICE), so killing the child would leave its
+    run open there, "in use", until pytest exits."""
+    return {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+
+
 def run_cli(
     *args: str, cwd: Path, timeout: float = 300, check: bool = True
 ) -> subprocess.CompletedProcess:
@@ -64,7 +71,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ},
+        env=cli_env(),
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from helpers import BIN, make_cfg, run_cli
+from helpers import BIN, cli_env, make_cfg, run_cli
 from omegaconf import open_dict
 
 from pretrainkit.pretrain import pretrain
@@ -68,6 +68,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     proc = subprocess.Popen(
         [str(BIN / "pk-pretrain"), *RECIPE, f"hydra.run.dir={killed}"],
         cwd=tmp_path,
+        env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "killed.log").open("w"),
         start_new_session=True,  # killed as a job is: with its loader workers and W&B service
@@ -203,6 +204,7 @@ def test_ddp_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     proc = subprocess.Popen(
         [str(BIN / "pk-pretrain"), *ddp, f"hydra.run.dir={killed}"],
         cwd=tmp_path,
+        env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "killed.log").open("w"),
         start_new_session=True,  # its own process group: both ranks die together
