@@ -47,36 +47,29 @@ def _wait_for_mid_epoch_checkpoint(proc: subprocess.Popen, ckpts: Path, timeout:
     raise TimeoutError("no mid-epoch checkpoint appeared")
 
 
-def _kill_job(proc: subprocess.Popen) -> None:
-    """SIGKILL a run the way a scheduler kills a job: its process group, and W&B's service,
-    which starts its own session (left alive, it holds the run id for minutes)."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--pid" in args and args[args.index(b"--pid") + 1] == str(proc.pid).encode():
-            os.kill(int(cmdline.parent.name), signal.SIGKILL)
-    proc.wait()
+def _kill_mid_epoch(overrides: list[str], run_dir: Path, timeout: float) -> None:
+    """Start `pk-pretrain` in `run_dir` and SIGKILL it, as a scheduler kills a job (its whole
+    process group: DDP ranks, loader workers), right after its first mid-epoch checkpoint."""
+    proc = subprocess.Popen(
+        [str(BIN / "pk-pretrain"), *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=(run_dir.parent / f"{run_dir.name}.log").open("w"),
+        start_new_session=True,
+    )
+    try:
+        _wait_for_mid_epoch_checkpoint(proc, run_dir / "checkpoints", timeout)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run_cli("pk-pretrain", *RECIPE, f"hydra.run.dir={whole}", cwd=tmp_path)
 
-    proc = subprocess.Popen(
-        [str(BIN / "pk-pretrain"), *RECIPE, f"hydra.run.dir={killed}"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "killed.log").open("w"),
-        start_new_session=True,  # killed as a job is: with its loader workers and W&B service
-    )
-    try:
-        _wait_for_mid_epoch_checkpoint(proc, killed / "checkpoints", timeout=120)
-    finally:
-        _kill_job(proc)
+    _kill_mid_epoch(RECIPE, killed, timeout=120)
     saved = _state(last_checkpoint(killed))  # type: ignore[arg-type]
     assert 21 < saved["global_step"] < 42, "the kill must land mid-way through the second epoch"
     config = (killed / ".hydra" / "config.yaml").read_bytes()
@@ -201,18 +194,7 @@ def test_ddp_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run_cli("pk-pretrain", *ddp, f"hydra.run.dir={whole}", cwd=tmp_path, timeout=600)
 
-    proc = subprocess.Popen(
-        [str(BIN / "pk-pretrain"), *ddp, f"hydra.run.dir={killed}"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "killed.log").open("w"),
-        start_new_session=True,  # its own process group: both ranks die together
-    )
-    try:
-        _wait_for_mid_epoch_checkpoint(proc, killed / "checkpoints", timeout=300)
-    finally:
-        _kill_job(proc)
+    _kill_mid_epoch(ddp, killed, timeout=300)
     steps = _state(last_checkpoint(killed))["global_step"]  # type: ignore[arg-type]
     run_cli("pk-pretrain", f"resume={killed}", cwd=tmp_path, timeout=600)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,9 +80,6 @@ def build_loggers(cfg: DictConfig, resumed: bool = False) -> list[Logger]:
 
 
 def build_trainer(cfg: DictConfig, loggers: list[Logger]) -> L.Trainer:
-    # Lightning warns of mid-epoch resumes unless loaders have state_dict(); ours resume through
-    # the data module's state (ResumableLoaders), exactly
-    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
     callbacks = [
         instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,11 @@ def loader_kwargs(
         "persistent_workers": num_workers > 0,
         "pin_memory": pin_memory and on_gpu,
     }
+
+
+# Lightning warns of mid-epoch resumes unless the loaders have a state_dict(); ours resume
+# exactly through the data module's state instead (below).
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
 
 
 class ResumableLoaders(L.LightningDataModule):

@@ -23,38 +23,41 @@ CONVERGENCE_INTRO = (
 )
 
 
+def table(columns: list[str], rows: list[list[Any]]) -> str:
+    """A markdown table of `rows` (cells already formatted) under `columns`."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _labels(row: Row) -> str:
+    return f"{row['labels']} ({row['num_labeled']} labeled)"
+
+
+def _pm(mean: float, std: float | None, signed: bool = False) -> str:
+    """mean ± std to one decimal; n/a for a std that could not be taken."""
+    return f"{mean:{'+' if signed else ''}.1f} ± {'n/a' if std is None else f'{std:.1f}'}"
+
+
 def results_table(summary: list[Row]) -> str:
     """The summary as a table, the best test accuracy per label budget in bold (ties too)."""
     best: dict[str, float] = {}
     for s in summary:  # compared as printed, so equal-looking numbers are all bold
         best[s["labels"]] = max(best.get(s["labels"], 0.0), round(s["acc"][0], 1))
-    lines = [
-        "| labels | method | test acc % | test macro-F1 % | seeds |",
-        "|---|---|---|---|---|",
-    ]
+    rows = []
     for s in summary:
-        acc = f"{s['acc'][0]:.1f} ± {s['acc'][1]:.1f}"
+        acc = _pm(*s["acc"])
         acc = f"**{acc}**" if round(s["acc"][0], 1) == best[s["labels"]] else acc
-        lines.append(
-            f"| {s['labels']} ({s['num_labeled']} labeled) | {s['method']} | {acc} | "
-            f"{s['f1'][0]:.1f} ± {s['f1'][1]:.1f} | {s['seeds']} |"
-        )
-    return "\n".join(lines) + "\n"
+        rows.append([_labels(s), s["method"], acc, _pm(*s["f1"]), s["seeds"]])
+    return table(["labels", "method", "test acc %", "test macro-F1 %", "seeds"], rows)
 
 
 def gain_table(gains: list[Row]) -> str:
-    lines = [
-        "| labels | method | vs | gain (acc points) | paired seeds |",
-        "|---|---|---|---|---|",
+    rows = [
+        [_labels(g), g["method"], g["baseline"], _pm(*g["gain"], signed=True), g["seeds"]]
+        for g in gains
     ]
-    for g in gains:
-        mean, std = g["gain"]
-        spread = "n/a" if std is None else f"{std:.1f}"
-        lines.append(
-            f"| {g['labels']} ({g['num_labeled']} labeled) | {g['method']} | {g['baseline']} | "
-            f"{mean:+.1f} ± {spread} | {g['seeds']} |"
-        )
-    return "\n".join(lines) + "\n"
+    return table(["labels", "method", "vs", "gain (acc points)", "paired seeds"], rows)
 
 
 def _epochs(epochs: float) -> str:
@@ -62,17 +65,12 @@ def _epochs(epochs: float) -> str:
 
 
 def convergence_table(convergence: list[Row]) -> str:
-    lines = [
-        "| labels | method | epochs to 95% of final val acc | epochs run | seeds |",
-        "|---|---|---|---|---|",
+    rows = [
+        [_labels(c), c["method"], _pm(*c["epochs_to_95"]), _epochs(c["epochs"]), c["seeds"]]
+        for c in convergence
     ]
-    for c in convergence:
-        mean, std = c["epochs_to_95"]
-        lines.append(
-            f"| {c['labels']} ({c['num_labeled']} labeled) | {c['method']} | "
-            f"{mean:.1f} ± {std:.1f} | {_epochs(c['epochs'])} | {c['seeds']} |"
-        )
-    return "\n".join(lines) + "\n"
+    columns = ["labels", "method", "epochs to 95% of final val acc", "epochs run", "seeds"]
+    return table(columns, rows)
 
 
 def failures_list(failures: list[dict[str, str]]) -> str:
