@@ -149,14 +149,19 @@ class KillAtStep(L.Callback):
 
 
 @pytest.mark.parametrize(
-    "task",
-    ["byol", "mae"],  # an EMA target network; random masks drawn in the training process
+    "task, extra",
+    [
+        ("byol", []),  # an EMA target network
+        ("mae", []),  # random masks drawn in the training process
+        ("simclr", ["data.augment_on=gpu"]),  # views made after the transfer, seeded per batch
+    ],
 )
 def test_interrupted_run_auto_resumes_in_its_directory_to_the_same_weights(
-    task: str, tmp_path: Path
+    task: str, extra: list[str], tmp_path: Path
 ):
     overrides = [
         f"task={task}",
+        *extra,
         *(["backbone=vit_tiny"] if task == "mae" else []),
         "logger=csv",
         "monitor=none",

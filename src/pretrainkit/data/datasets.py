@@ -142,7 +142,8 @@ class ImageFiles(Dataset):
 
 
 class Transformed(Dataset):
-    """A view of `dataset` through `transform`, optionally restricted to `indices`."""
+    """A view of `dataset` through `transform`, optionally restricted to `indices`; with
+    `with_seed`, each item comes with the seed its `(index, seed)` key carried."""
 
     def __init__(
         self,
@@ -151,11 +152,13 @@ class Transformed(Dataset):
         indices: np.ndarray | None = None,
         with_target: bool = True,
         cache: bool = False,
+        with_seed: bool = False,
     ) -> None:
         self.dataset = dataset
         self.transform = transform
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)  # type: ignore[arg-type]
         self.with_target = with_target
+        self.with_seed = with_seed  # (item, seed): the seed of augmentations done later, batched
         # For deterministic transforms: each item is computed once, then served from memory.
         self.cache: dict[int, Any] | None = {} if cache else None
 
@@ -170,6 +173,8 @@ class Transformed(Dataset):
         image, target = self.dataset[int(self.indices[i])]
         out = seeded_call(self.transform, image, seed)
         item = (out, target) if self.with_target else out
+        if self.with_seed:
+            item = (item, seed)
         if self.cache is not None:
             self.cache[i] = item
         return item

@@ -47,16 +47,24 @@ class EpochSampler(DistributedSampler):
         return iter((i, hash((*base, i)) & 0x7FFF_FFFF_FFFF_FFFF) for i in indices)
 
 
-def seeded_call(fn: Callable[[Any], Any], x: Any, seed: int | None) -> Any:
-    """`fn(x)` with torch's CPU generator seeded by `seed`, restored afterwards (so the caller's
-    random stream, e.g. the training process's with `num_workers=0`, is left as it was).
-    The CPU generator alone: `torch.manual_seed` also seeds every accelerator, 20x slower."""
+def seeded_call(
+    fn: Callable[[Any], Any], x: Any, seed: int | None, device: torch.device | None = None
+) -> Any:
+    """`fn(x)` with torch's CPU generator (and, for a CUDA `device`, that GPU's) seeded by
+    `seed`, restored afterwards (so the caller's random stream, e.g. the training process's with
+    `num_workers=0`, is left as it was). Only these generators: `torch.manual_seed` also seeds
+    every accelerator, 20x slower. A CUDA generator's state lives on the host: no device sync."""
     if seed is None:
         return fn(x)
-    generator = torch.default_generator
-    state = generator.get_state()
-    generator.manual_seed(seed)
+    generators = [torch.default_generator]
+    if device is not None and device.type == "cuda":
+        index = torch.cuda.current_device() if device.index is None else device.index
+        generators.append(torch.cuda.default_generators[index])
+    states = [g.get_state() for g in generators]
+    for g in generators:
+        g.manual_seed(seed)
     try:
         return fn(x)
     finally:
-        generator.set_state(state)
+        for g, state in zip(generators, states, strict=True):
+            g.set_state(state)
