@@ -30,6 +30,8 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,7 @@ def peak_mb(device: torch.device) -> float:
     return float("nan")
 
 
+@cache  # the CPU's is measured: once per process, not per case
 def peak_flops(device: torch.device, bf16: bool) -> tuple[float, str]:
     """The device's peak FLOP/s for MFU and where the figure comes from."""
     if device.type == "cuda":
@@ -212,9 +215,10 @@ def step_flops(task: L.LightningModule, batch: Any, device: torch.device, bf16: 
     return float(counter.get_total_flops())
 
 
-def loop(loader: DataLoader) -> Iterator[Any]:
+def cycle(batches: Iterable[Any]) -> Iterator[Any]:
+    """Endless batches: a loader's epochs one after another (or a list, over and over)."""
     while True:
-        yield from loader
+        yield from batches
 
 
 def measure(case: Case, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
@@ -257,13 +261,13 @@ def measure(case: Case, args: argparse.Namespace, extra: list[str]) -> dict[str,
 
     train_loader = dm.train_dataloader()
     reset_peak(device)
-    seconds = timed_steps(task, loop(train_loader), prepare, device, bf16, args.warmup, args.steps)
+    seconds = timed_steps(task, cycle(train_loader), prepare, device, bf16, args.warmup, args.steps)
     result["plain"] = (batch * args.steps / seconds, peak_mb(device))
-    result["data"] = data_rate(loop(train_loader), prepare, device, batch, args.steps)
+    result["data"] = data_rate(cycle(train_loader), prepare, device, batch, args.steps)
 
     # the model alone, on views made once
-    ready = [prepare(move_data_to_device(b, device)) for b in _take(train_loader, 2)]
-    seconds = timed_steps(task, loop_list(ready), lambda b: b, device, bf16, 1, args.steps)
+    ready = [prepare(move_data_to_device(b, device)) for b in islice(train_loader, 2)]
+    seconds = timed_steps(task, cycle(ready), lambda b: b, device, bf16, 1, args.steps)
     result["model"] = batch * args.steps / seconds
     flops = step_flops(task, ready[0], device, bf16)
     peak, peak_source = peak_flops(device, bf16)
@@ -281,22 +285,12 @@ def measure(case: Case, args: argparse.Namespace, extra: list[str]) -> dict[str,
         )  # fmt: skip
         reset_peak(device)
         seconds = timed_steps(
-            task, loop(ref_loader), lambda b: b, device, bf16, args.warmup, args.steps
+            task, cycle(ref_loader), lambda b: b, device, bf16, args.warmup, args.steps
         )
         result["reference"] = (batch * args.steps / seconds, peak_mb(device))
-        result["ref_data"] = data_rate(loop(ref_loader), lambda b: b, device, batch, args.steps)
+        result["ref_data"] = data_rate(cycle(ref_loader), lambda b: b, device, batch, args.steps)
         result["workers"] = workers
     return result
-
-
-def _take(loader: DataLoader, k: int) -> list[Any]:
-    it = iter(loader)
-    return [next(it) for _ in range(k)]
-
-
-def loop_list(items: list[Any]) -> Iterator[Any]:
-    while True:
-        yield from items
 
 
 def data_rate(

@@ -80,13 +80,8 @@ class ColorJitter(nn.Module):
         super().__init__()
         if not 0 <= hue <= 0.5:
             raise ValueError(f"hue={hue} must be in [0, 0.5].")
-        self.brightness, self.contrast, self.saturation, self.hue = (
-            brightness,
-            contrast,
-            saturation,
-            hue,
-        )
-        self.p = p
+        self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
+        self.hue, self.p = hue, p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.p <= 0:

@@ -90,13 +90,11 @@ class UnlabeledDataModule(ResumableLoaders):
                     f"{err} The k-NN, probe and embedding monitors need labeled images: pass "
                     "monitor=none, or monitor=[health] data.monitor.labeled=false."
                 ) from err
-        self.on_device = augments_on_device(self.augment_on, self.trainer) and None not in (
-            self.device_transform,
-            self.decode_size,
-        )  # auto with a recipe that has no batched twin: per image on the CPU
+        # (auto with a recipe that has no batched twin: per image on the CPU)
+        has_twin = self.device_transform is not None and self.decode_size is not None
+        self.on_device = has_twin and augments_on_device(self.augment_on, self.trainer)
         if self.on_device:
-            assert self.decode_size is not None
-            transform, kwargs = Decode(self.decode_size), {"with_seed": True}
+            transform, kwargs = Decode(self.decode_size), {"with_seed": True}  # type: ignore[arg-type]
             log.info("augmenting whole batches on the training device (data.augment_on)")
         else:
             transform, kwargs = self.transform, {}
