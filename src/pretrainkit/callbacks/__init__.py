@@ -1,5 +1,6 @@
 from pretrainkit.callbacks.embedding import EmbeddingPlot
 from pretrainkit.callbacks.export import BackboneExport
+from pretrainkit.callbacks.fast import FastPaths
 from pretrainkit.callbacks.finite import FiniteLoss, NonFiniteLossError
 from pretrainkit.callbacks.health import HealthMonitor
 from pretrainkit.callbacks.history import MetricHistory
@@ -10,6 +11,7 @@ from pretrainkit.callbacks.rng import RngState
 __all__ = [
     "BackboneExport",
     "EmbeddingPlot",
+    "FastPaths",
     "FiniteLoss",
     "HealthMonitor",
     "KNNMonitor",
