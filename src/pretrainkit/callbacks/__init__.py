@@ -6,6 +6,7 @@ from pretrainkit.callbacks.health import HealthMonitor
 from pretrainkit.callbacks.history import MetricHistory
 from pretrainkit.callbacks.knn import KNNMonitor
 from pretrainkit.callbacks.probe import OnlineProbe
+from pretrainkit.callbacks.progress import LoggedMetricsBar
 from pretrainkit.callbacks.rng import RngState
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "FiniteLoss",
     "HealthMonitor",
     "KNNMonitor",
+    "LoggedMetricsBar",
     "MetricHistory",
     "NonFiniteLossError",
     "OnlineProbe",

@@ -20,7 +20,13 @@ from pretrainkit.patches import (
     sincos_pos_embed,
 )
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    on_bar,
+)
 
 
 def vision_transformer(backbone: Backbone) -> VisionTransformer:
@@ -174,7 +180,7 @@ class MAE(BackboneModule):
         self.log(
             f"{stage}/loss",
             loss,
-            prog_bar=True,
+            prog_bar=on_bar(stage),
             on_epoch=True,
             sync_dist=stage == "val",
             batch_size=len(x),
