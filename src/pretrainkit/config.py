@@ -39,6 +39,21 @@ def hydra_subdir(resume: str | None, stamp: str) -> str:
     return f".hydra/resumed-{stamp}" if resume else ".hydra"
 
 
+def precision(accelerator: str) -> str:
+    """trainer.precision's default for `trainer.accelerator`: bf16 mixed precision where the run
+    trains on a CUDA GPU with native bfloat16 (Ampere or newer; unlike fp16 it needs no loss
+    scaling), else 32-true. Older GPUs only emulate bfloat16. On a CPU bf16 autocast ran a
+    ResNet-18 2x faster here (AVX-512 BF16), but it moves every result and depends on the
+    CPU, so there it is opt-in: trainer.precision=bf16-mixed."""
+    if accelerator not in ("auto", "gpu", "cuda"):
+        return "32-true"
+    import torch  # here, not at the top: the entry points' start-up needs only config_dir
+
+    native = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    return "bf16-mixed" if native else "32-true"
+
+
 OmegaConf.register_new_resolver("pk.sweep_name", sweep_name, replace=True)
 OmegaConf.register_new_resolver("pk.run_dir", run_dir, replace=True)
 OmegaConf.register_new_resolver("pk.hydra_subdir", hydra_subdir, replace=True)
+OmegaConf.register_new_resolver("pk.precision", precision, replace=True)

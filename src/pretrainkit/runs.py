@@ -10,6 +10,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
@@ -83,6 +84,9 @@ def build_trainer(cfg: DictConfig, loggers: list[Logger]) -> L.Trainer:
     callbacks = [
         instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
     ]
+    if not cfg.trainer.get("enable_progress_bar", True):
+        # the switch turns the configured bar off too: Lightning refuses a bar callback with it
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 

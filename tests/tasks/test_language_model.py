@@ -58,3 +58,26 @@ def test_clm_loss_equals_hf_causal_lm_loss(tmp_path: Path):
         reference = model.lm(**batch, labels=labels)  # HF shifts the labels itself
     assert counted == batch["attention_mask"][:, 1:].sum()
     assert loss.item() == pytest.approx(reference.loss.item(), rel=1e-5)
+
+
+def test_mlm_head_on_all_positions_gives_the_same_loss_and_gradients(tmp_path: Path):
+    """task.head_positions=all (no host-device sync) against the default masked selection."""
+    model, batch = build("mlm", tmp_path)
+    results = {}
+    for positions in ("masked", "all"):
+        model.head_positions = positions
+        model.zero_grad()
+        torch.manual_seed(0)  # the same masking draw for both
+        loss, correct, counted = model.step(batch, "train")
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        results[positions] = loss.detach(), correct, counted, grads
+    (loss_m, correct_m, counted_m, grads_m), (loss_a, correct_a, counted_a, grads_a) = (
+        results["masked"],
+        results["all"],
+    )
+    assert counted_m == counted_a > 0 and correct_m == correct_a
+    torch.testing.assert_close(loss_a, loss_m, rtol=1e-5, atol=0)
+    assert len(grads_a) == len(grads_m)
+    for a, m in zip(grads_a, grads_m, strict=True):
+        torch.testing.assert_close(a, m, rtol=1e-4, atol=1e-6)

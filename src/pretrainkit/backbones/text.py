@@ -86,8 +86,27 @@ class TextTransformer(Backbone):
 
     def hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-token hidden states (B, T, hidden_size)."""
-        out = self.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        mask = self.sdpa_mask(inputs["attention_mask"])
+        # no KV cache: a decoder would build one (config.use_cache) that training never reads
+        extra = {"use_cache": False} if self.is_causal else {}
+        out = self.model(input_ids=inputs["input_ids"], attention_mask=mask, **extra)
         return out.last_hidden_state
+
+    def sdpa_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The 4-D boolean mask SDPA takes, built on the device from the (B, T) padding mask.
+
+        HF uses a 4-D mask as given; from the 2-D one it would first test whether any token is
+        padding (`mask.all()`, read on the host: a host-device sync every forward pass) to
+        drop the mask for an unmasked flash kernel. Masking nothing computes the same.
+        """
+        if self.model.config._attn_implementation != "sdpa":
+            return attention_mask  # other kernels take HF's own masks
+        keys = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T): padding is never attended
+        if not self.is_causal:
+            return keys
+        t = attention_mask.shape[1]
+        causal = torch.ones(t, t, dtype=torch.bool, device=keys.device).tril()  # (T, T)
+        return keys & causal  # (B, 1, T, T): each token sees the real tokens up to itself
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         h = self.hidden(inputs)  # (B, T, D)

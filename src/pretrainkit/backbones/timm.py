@@ -13,6 +13,17 @@ from pretrainkit.backbones.base import Backbone
 SMALL_IMAGE_MAX = 64  # at or below this size the ResNet stem would throw most pixels away
 
 
+def fused_attention(module: nn.Module) -> nn.Module:
+    """Every timm attention layer in `module` on its `F.scaled_dot_product_attention` path
+    (flash or memory-efficient kernels on a GPU): timm picks it at build time from the torch
+    version and TIMM_FUSED_ATTN, and falls back to an explicit softmax(QKᵀ)V, which
+    computes the same with a (B, heads, N, N) matrix in memory."""
+    for layer in module.modules():
+        if hasattr(layer, "fused_attn"):
+            layer.fused_attn = True
+    return module
+
+
 class TimmBackbone(Backbone):
     """Any timm model with its classifier removed (`num_classes=0`).
 
@@ -44,8 +55,8 @@ class TimmBackbone(Backbone):
         if name.startswith(("vit", "deit")):
             kwargs.setdefault("img_size", image_size)
         # pretrained=False: weights come from pretext training, never from a download.
-        self.model = timm.create_model(
-            name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs
+        self.model = fused_attention(
+            timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs)
         )
         patch = getattr(getattr(self.model, "patch_embed", None), "patch_size", None)
         if patch is not None and image_size % patch[0]:

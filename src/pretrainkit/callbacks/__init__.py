@@ -1,18 +1,22 @@
 from pretrainkit.callbacks.embedding import EmbeddingPlot
 from pretrainkit.callbacks.export import BackboneExport
+from pretrainkit.callbacks.fast import FastPaths
 from pretrainkit.callbacks.finite import FiniteLoss, NonFiniteLossError
 from pretrainkit.callbacks.health import HealthMonitor
 from pretrainkit.callbacks.history import MetricHistory
 from pretrainkit.callbacks.knn import KNNMonitor
 from pretrainkit.callbacks.probe import OnlineProbe
+from pretrainkit.callbacks.progress import LoggedMetricsBar
 from pretrainkit.callbacks.rng import RngState
 
 __all__ = [
     "BackboneExport",
     "EmbeddingPlot",
+    "FastPaths",
     "FiniteLoss",
     "HealthMonitor",
     "KNNMonitor",
+    "LoggedMetricsBar",
     "MetricHistory",
     "NonFiniteLossError",
     "OnlineProbe",

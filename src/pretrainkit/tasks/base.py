@@ -19,6 +19,16 @@ SchedulerFactory = Callable[..., LRScheduler]
 WeightDecay = Annotated[float, Range(ge=0)]  # a Range is checked before any work (validate.py)
 
 
+def on_bar(stage: str) -> bool:
+    """`prog_bar` for a metric logged in `stage`: validation's, never a training step's.
+
+    Lightning turns every `prog_bar` step metric into a Python number after every training
+    batch, which makes the host wait for the accelerator each step; the training loss reaches
+    the bar on logging steps through `pretrainkit.callbacks.LoggedMetricsBar` instead.
+    """
+    return stage != "train"
+
+
 class BackboneModule(L.LightningModule):
     """A LightningModule around a `Backbone`, optimised by Hydra-partial factories.
 

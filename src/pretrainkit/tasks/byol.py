@@ -13,7 +13,13 @@ from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.byol import BYOLLoss
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    on_bar,
+)
 
 
 def cosine_momentum(step: int, total_steps: float, base: float) -> float:
@@ -84,7 +90,7 @@ class BYOL(BackboneModule):
         self.log(
             f"{stage}/loss",
             loss,
-            prog_bar=True,
+            prog_bar=on_bar(stage),
             on_epoch=True,
             sync_dist=stage == "val",
             batch_size=len(views[0]),
@@ -102,4 +108,6 @@ class BYOL(BackboneModule):
         tau = cosine_momentum(step, self._total_steps, self.base_momentum)
         ema_update_(self.target_backbone, self.backbone, tau)
         ema_update_(self.target_projector, self.projector, tau)
-        self.log("train/momentum", tau, on_step=True, on_epoch=False)
+        # A CPU tensor: a float would be copied to the module's device every step (self.log
+        # does torch.tensor(tau, device=...)), a copy the host waits for; logged at log steps.
+        self.log("train/momentum", torch.tensor(tau), on_step=True, on_epoch=False)

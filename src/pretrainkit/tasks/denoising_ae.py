@@ -11,7 +11,13 @@ from torch import nn
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    on_bar,
+)
 
 
 def corrupt(x: torch.Tensor, noise_std: float, mask_ratio: float) -> torch.Tensor:
@@ -89,7 +95,7 @@ class DenoisingAE(BackboneModule):
         self.log(
             f"{stage}/loss",
             loss,
-            prog_bar=True,
+            prog_bar=on_bar(stage),
             on_epoch=True,
             sync_dist=stage == "val",
             batch_size=len(x),

@@ -76,7 +76,8 @@ class LanguageModel(BackboneModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, correct, counted = self.step(batch, "train")
         n = len(batch["input_ids"])
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
+        # not on the progress bar: see tasks.base.on_bar
+        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=n)
         self.log("train/perplexity", loss.detach().exp(), on_step=True, batch_size=n)
         acc = correct / counted.clamp_min(1)
         self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=n)

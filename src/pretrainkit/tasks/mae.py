@@ -10,6 +10,7 @@ from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.backbones.timm import fused_attention
 from pretrainkit.losses.masked_mse import masked_mse, normalize_patches
 from pretrainkit.patches import (
     gather_tokens,
@@ -19,7 +20,13 @@ from pretrainkit.patches import (
     sincos_pos_embed,
 )
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    on_bar,
+)
 
 
 def vision_transformer(backbone: Backbone) -> VisionTransformer:
@@ -88,7 +95,8 @@ class MAEDecoder(nn.Module):
         self.mask_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
         pos = torch.cat([torch.zeros(num_prefix, dim), sincos_pos_embed(dim, grid)])  # (1+N, D)
         self.register_buffer("pos_embed", pos.unsqueeze(0), persistent=False)
-        self.blocks = nn.Sequential(*[Block(dim, num_heads, qkv_bias=True) for _ in range(depth)])
+        blocks = [Block(dim, num_heads, qkv_bias=True) for _ in range(depth)]
+        self.blocks = fused_attention(nn.Sequential(*blocks))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pred = nn.Linear(dim, patch_dim)
 
@@ -172,7 +180,7 @@ class MAE(BackboneModule):
         self.log(
             f"{stage}/loss",
             loss,
-            prog_bar=True,
+            prog_bar=on_bar(stage),
             on_epoch=True,
             sync_dist=stage == "val",
             batch_size=len(x),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,16 @@ class MLM(LanguageModel):
 
     Dynamic masking (RoBERTa; Liu et al., 2019): a new 15% of the tokens every time a block is
     seen, 80% of them replaced by `[MASK]`, 10% by a random token, 10% kept. Optional
-    whole-word masking. The LM head runs only on the chosen positions (a sixth of the vocab
-    projections). Logs `masked-token accuracy` as `acc`.
+    whole-word masking. Logs masked-token accuracy as `acc`.
+
+    Args:
+        head_positions: where the LM head runs. `masked`: only on the chosen positions, a
+            sixth of the vocabulary projections, but their number is read on the host, one
+            host-device sync per step (mid-forward: the step's backward is queued right after
+            and still overlaps the next batch's loading). `all`: on every position, the loss
+            taken over the chosen ones: the same loss and gradients with no sync, for ~6x the
+            head's work (bert_small with an 8,000-token vocabulary: ~1.5x the model's FLOPs;
+            a CPU step took 4.4 s instead of 2.8 s).
     """
 
     name = "mlm"
@@ -79,6 +87,7 @@ class MLM(LanguageModel):
         mask_token_fraction: Annotated[float, Range(ge=0, le=1)] = 0.8,
         random_token_fraction: Annotated[float, Range(ge=0, le=1)] = 0.1,
         whole_word: bool = False,
+        head_positions: Literal["masked", "all"] = "masked",
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if not 0 < mask_probability < 1:
@@ -104,6 +113,7 @@ class MLM(LanguageModel):
             random_token_fraction,
         )
         self.whole_word = whole_word
+        self.head_positions = head_positions
 
     def use_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
         super().use_tokenizer(tokenizer)
@@ -134,10 +144,15 @@ class MLM(LanguageModel):
         )
         hidden = self.backbone.hidden({"input_ids": corrupted, "attention_mask": attention})
         chosen = labels != IGNORE  # (B, T)
-        logits = self.head(hidden[chosen])  # (N, V): only the predicted positions
-        targets = labels[chosen]
+        if self.head_positions == "masked":
+            # boolean indexing: N is read on the host (one host-device sync per step)
+            logits, targets = self.head(hidden[chosen]), labels[chosen]  # (N, V), (N,)
+        else:
+            logits, targets = self.head(hidden).flatten(0, 1), labels.flatten()  # (B*T, V)
         counted = chosen.sum()
         # mean over the chosen tokens; a batch without any (vanishingly rare) gives 0, not NaN
-        loss = F.cross_entropy(logits.float(), targets, reduction="sum") / counted.clamp_min(1)
-        correct = (logits.argmax(-1) == targets).sum()
+        loss = F.cross_entropy(
+            logits.float(), targets, ignore_index=IGNORE, reduction="sum"
+        ) / counted.clamp_min(1)
+        correct = ((logits.argmax(-1) == targets) & (targets != IGNORE)).sum()
         return loss, correct, counted

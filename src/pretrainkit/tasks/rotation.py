@@ -7,7 +7,13 @@ import torch.nn.functional as F
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    on_bar,
+)
 
 
 def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,7 +57,7 @@ class Rotation(BackboneModule):
         acc = (logits.argmax(1) == labels).float().mean()
         self.log_dict(
             {f"{stage}/loss": loss, f"{stage}/rot_acc": acc},
-            prog_bar=True,
+            prog_bar=on_bar(stage),
             on_epoch=True,
             sync_dist=stage == "val",
             batch_size=len(x),

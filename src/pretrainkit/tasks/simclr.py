@@ -47,9 +47,8 @@ class SimCLR(BackboneModule):
 
     def training_step(self, views: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._loss(views)
-        self.log(
-            "train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(views[0])
-        )
+        # not on the progress bar: see tasks.base.on_bar
+        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(views[0]))
         return loss
 
     def validation_step(self, views: list[torch.Tensor], batch_idx: int) -> None:

@@ -7,7 +7,13 @@ import torch
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.vicreg import VICRegLoss
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    on_bar,
+)
 
 
 class VICReg(BackboneModule):
@@ -43,6 +49,6 @@ class VICReg(BackboneModule):
         terms = self.loss_fn.terms(z1, z2)
         loss = self.loss_fn.weigh(terms)
         kwargs = {"on_epoch": True, "sync_dist": stage == "val", "batch_size": len(z1)}
-        self.log(f"{stage}/loss", loss, prog_bar=True, **kwargs)
+        self.log(f"{stage}/loss", loss, prog_bar=on_bar(stage), **kwargs)
         self.log_dict({f"{stage}/{k}": v for k, v in terms.items()}, **kwargs)
         return loss
