@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from pretrainkit.distributed import gather_with_grad
+from pretrainkit.losses.precision import in_float32
 
 
 def standardize(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -50,6 +51,7 @@ class BarlowTwinsLoss(nn.Module):
         self.off_diag_weight, self.eps = off_diag_weight, eps
         self.gather_distributed = gather_distributed
 
+    @in_float32
     def terms(self, z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
         """The unweighted on- and off-diagonal sums for embeddings (B, D) of the local batch."""
         if self.gather_distributed:

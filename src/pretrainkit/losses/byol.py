@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pretrainkit.losses.precision import in_float32
+
 
 def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of ||p/|p| - z/|z|||² = 2 - 2·cos(p, z); `z` gets no gradient.
@@ -28,6 +30,7 @@ class BYOLLoss(nn.Module):
     mean over the global batch.
     """
 
+    @in_float32
     def forward(
         self, p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor
     ) -> torch.Tensor:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrainkit.distributed import gather_with_grad, world
+from pretrainkit.losses.precision import in_float32
 
 
 def nt_xent(
@@ -58,6 +59,7 @@ class NTXentLoss(nn.Module):
         self.temperature = temperature
         self.gather_distributed = gather_distributed
 
+    @in_float32
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         rank, size = world()
         if not self.gather_distributed or size == 1:

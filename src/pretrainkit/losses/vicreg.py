@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrainkit.distributed import gather_with_grad
+from pretrainkit.losses.precision import in_float32
 
 
 def invariance(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -69,6 +70,7 @@ class VICRegLoss(nn.Module):
         self.gamma, self.eps = gamma, eps
         self.gather_distributed = gather_distributed
 
+    @in_float32
     def terms(self, z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
         """The unweighted terms for embeddings (B, D) of the two views of the local batch."""
         inv = invariance(z1, z2)

@@ -12,6 +12,7 @@ from torch import nn
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.backbones.timm import fused_attention
 from pretrainkit.losses.masked_mse import masked_mse, normalize_patches
+from pretrainkit.losses.precision import in_float32
 from pretrainkit.patches import (
     gather_tokens,
     num_visible,
@@ -168,6 +169,7 @@ class MAE(BackboneModule):
         latent = encode_visible(self.backbone.model, images, keep)  # (B, prefix + K, D)
         return self.decoder(latent, restore), mask
 
+    @in_float32
     def loss(self, images: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         target = patchify(images, self.patch_size)  # (B, N, p*p*C)
         if self.norm_pix_loss:
