@@ -156,13 +156,17 @@ def test_bad_overrides_fail_fast_with_a_clear_message(tmp_path: Path):
 
 
 def test_ddp_two_processes_on_cpu(tmp_path: Path):
-    """A real 2-process DDP pretraining run over gloo, launched as a user would."""
+    """A real 2-process DDP pretraining run over gloo, launched as a user would, with the views
+    made batched in each rank's training process (data.augment_on=gpu, here on the CPU)."""
     run = tmp_path / "ddp"
     proc = run_cli(
         "pk-pretrain", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "debug=fast",
-        "logger=csv", "data.batch_size=64", f"hydra.run.dir={run}", cwd=tmp_path, timeout=600,
+        "logger=csv", "data.batch_size=64", "data.augment_on=gpu", f"hydra.run.dir={run}",
+        cwd=tmp_path, timeout=600,
     )  # fmt: skip
-    assert "MEMBER: 2/2" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "MEMBER: 2/2" in out
+    assert "augmenting whole batches on the training device" in out
     assert (run / "backbone.safetensors").is_file() and (run / "checkpoints/last.ckpt").is_file()
     assert "train/loss_step" in (run / "csv/metrics.csv").read_text()
 

@@ -192,10 +192,13 @@ def test_interrupted_run_auto_resumes_in_its_directory_to_the_same_weights(
 
 
 @pytest.mark.slow
-def test_ddp_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
-    """2 gloo processes: every rank resumes its own shard of the epoch at the right batch."""
+@pytest.mark.parametrize("augment_on", ["cpu", "gpu"])
+def test_ddp_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path, augment_on: str):
+    """2 gloo processes: every rank resumes its own shard of the epoch at the right batch (and,
+    with batched views, each rank's views are seeded from its own items)."""
     ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "logger=csv"]
     ddp += [o for o in RECIPE if not o.startswith("data.num_workers")]
+    ddp += [f"data.augment_on={augment_on}"]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run_cli("pk-pretrain", *ddp, f"hydra.run.dir={whole}", cwd=tmp_path, timeout=600)
 
