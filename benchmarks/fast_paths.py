@@ -19,7 +19,6 @@ import argparse
 import logging
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -30,10 +29,9 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.fabric.utilities.apply_func import move_data_to_device
-from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).parent))
-from throughput import Case, PhotoPatches, autocast, compose_cfg  # noqa: E402
+from throughput import Case, accelerator, autocast, build, cycle, sync  # noqa: E402
 
 BASE = [
     "trainer.precision=32-true",
@@ -51,44 +49,32 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def build(
+def variant_step(
     case: Case, overrides: list[str], batch: int, device: torch.device, n_batches: int
 ) -> tuple[Callable[[], None], float, str]:
-    """One variant's training step (on `n_batches` ready batches, in turn), the seconds its
-    first two steps took (compilation included) and its precision."""
-    cpu = device.type == "cpu"
-    accel = "trainer.accelerator=cpu" if cpu else "trainer.accelerator=gpu"
-    cfg = compose_cfg([*case.overrides(batch), accel, *overrides], tempfile.mkdtemp())
-    source = {}
-    if not case.text:
-        with open_dict(cfg):
-            cfg.data.source = None
-        source = {"source": PhotoPatches(case.size, 2 * batch * n_batches)}
-    dm = instantiate(cfg.data, **source)
-    torch.manual_seed(0)
-    task = instantiate(
-        cfg.task, backbone=instantiate(cfg.backbone, **getattr(dm, "backbone_kwargs", {}))
-    )
+    """One variant's training step (over up to `n_batches` ready batches, in turn), the seconds
+    its first two steps took (compilation included) and its precision."""
+    torch.manual_seed(0)  # the same initial weights for every variant
+    cfg, dm, task = build(case, batch, [accelerator(device), *overrides], 2 * batch * n_batches)
     trainer = L.Trainer(  # for its device
         accelerator=device.type, devices=1, logger=False, enable_progress_bar=False
     )
-    fast = instantiate(cfg.callbacks.fast)
-    fast.setup(trainer, task, "fit")  # channels_last, compile: as in a run
+    instantiate(cfg.callbacks.fast).setup(trainer, task, "fit")  # channels_last, compile
     task.to(device).train()
     dm.setup("fit")
-    batches = [
-        dm.on_after_batch_transfer(move_data_to_device(b, device), 0)
-        for b in islice(dm.train_dataloader(), n_batches)
-    ]
-    n_batches = len(batches)
+    batches = cycle(
+        [
+            dm.on_after_batch_transfer(move_data_to_device(b, device), 0)
+            for b in islice(dm.train_dataloader(), n_batches)
+        ]
+    )
     optimizer = task.optimizer_factory(task.param_groups())
     precision = str(cfg.trainer.precision)
     bf16 = precision.startswith("bf16")
-    count = iter(range(sys.maxsize))
 
     def step() -> None:
         with autocast(device, bf16):
-            loss = task.training_step(batches[next(count) % n_batches], 0)
+            loss = task.training_step(next(batches), 0)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -125,19 +111,17 @@ def main(argv: list[str]) -> None:
 
     steps, first, precision = {}, {}, {}
     for name in names:
-        steps[name], first[name], precision[name] = build(
+        steps[name], first[name], precision[name] = variant_step(
             case, VARIANTS[name], args.batch, device, n_batches=4
         )
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            if cuda:
-                torch.cuda.synchronize()
+            sync(device)
             start = clock()
             for _ in range(args.steps):
                 steps[name]()
-            if cuda:
-                torch.cuda.synchronize()
+            sync(device)
             times[name].append((clock() - start) / args.steps)
 
     where = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"

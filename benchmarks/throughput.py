@@ -121,6 +121,27 @@ def compose_cfg(overrides: list[str], out: str) -> DictConfig:
         )  # fmt: skip
 
 
+def accelerator(device: torch.device) -> str:
+    return f"trainer.accelerator={'cpu' if device.type == 'cpu' else 'gpu'}"
+
+
+def build(
+    case: Case, batch: int, overrides: list[str], n_images: int
+) -> tuple[DictConfig, Any, L.LightningModule]:
+    """The case's config (with `overrides`), data module and task, as a run builds them; images
+    are `n_images` photo patches, text is the fortunes."""
+    out = tempfile.mkdtemp(prefix="pk-bench-")
+    cfg = compose_cfg([*case.overrides(batch), *overrides], out)
+    source = {}
+    if not case.text:
+        with open_dict(cfg):
+            cfg.data.source = None  # replaced by the photo patches
+        source = {"source": PhotoPatches(case.size, n_images)}
+    dm = instantiate(cfg.data, **source)
+    backbone = instantiate(cfg.backbone, **getattr(dm, "backbone_kwargs", {}))
+    return cfg, dm, instantiate(cfg.task, backbone=backbone)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -224,34 +245,24 @@ def cycle(batches: Iterable[Any]) -> Iterator[Any]:
 
 
 def measure(case: Case, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
-    out = tempfile.mkdtemp(prefix="pk-throughput-")
     cuda = torch.cuda.is_available() and args.device != "cpu"
     device = torch.device("cuda" if cuda else "cpu")
     batch = args.batch or (256 if cuda else 64)
     if case.backbone == "vit_base" or case.backbone == "resnet50":
         batch = args.batch or (128 if cuda else 16)
-    accel = ["trainer.accelerator=gpu" if cuda else "trainer.accelerator=cpu"]
-    cfg = compose_cfg([*case.overrides(batch), *accel, *extra], out)
-    n = batch * (args.warmup + args.steps + 2)
-    if not case.text:
-        with open_dict(cfg):
-            cfg.data.source = None  # replaced by the photo patches below
-    dm = instantiate(cfg.data, **({} if case.text else {"source": PhotoPatches(case.size, n)}))
-    backbone = instantiate(cfg.backbone, **getattr(dm, "backbone_kwargs", {}))
-    task = instantiate(cfg.task, backbone=backbone)
+    n_images = batch * (args.warmup + args.steps + 2)
+    cfg, dm, task = build(case, batch, [accelerator(device), *extra], n_images)
     fast = [c for c in instantiate(cfg.callbacks).values() if type(c).__name__ == "FastPaths"]
-    bf16 = False
+    bf16 = str(cfg.trainer.precision).startswith("bf16")
 
     def fit() -> float:
         """pretrainkit: Lightning fit on its pipeline, the run's precision and fast paths."""
-        nonlocal bf16
         timer = StepTimer(args.warmup)
         trainer = instantiate(
             cfg.trainer, logger=False, callbacks=[timer, *fast], enable_checkpointing=False,
             max_steps=args.warmup + args.steps, max_epochs=None, limit_val_batches=0,
             num_sanity_val_steps=0, enable_model_summary=False,
         )  # fmt: skip
-        bf16 = str(trainer.precision).startswith("bf16")
         trainer.fit(task, datamodule=dm)
         task.to(device).train()
         task._trainer = None  # type: ignore[assignment]  # plain loops: self.log does nothing
