@@ -1,30 +1,43 @@
 """Entry point two: fine-tune a pretrained backbone (or train from scratch) on labeled images
-or texts.
+or texts: a linear probe, a full fine-tune, or LP-FT (the probe first, then everything).
 
-pk-finetune pretrained=outputs/pretrain/<run> freeze_backbone=true label_fraction=0.01
-pk-finetune pretrained=null freeze_backbone=false label_fraction=0.01   # the baseline
+pk-finetune pretrained=outputs/pretrain/<run> finetune_mode=linear label_fraction=0.01
+pk-finetune pretrained=null finetune_mode=finetune label_fraction=0.01   # the baseline
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import hydra
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from pretrainkit.callbacks import MetricHistory
+from pretrainkit.callbacks import EarlyStopping, KeepBest, MetricHistory
 from pretrainkit.config import config_dir
+from pretrainkit.data.features import FeatureDataModule
 from pretrainkit.export import load_backbone, locate
+from pretrainkit.features import data_digest, probe_features
 from pretrainkit.io import write_json
 from pretrainkit.resume import resumed_config
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.schema import FinetuneConfig
 from pretrainkit.study import study_pretrained
-from pretrainkit.sweeps import keep_sweeping
+from pretrainkit.sweeps import in_multirun, keep_sweeping
 from pretrainkit.tracking import tag_run, use_backbone
 from pretrainkit.validate import exit_on_config_error, validate
+
+log = logging.getLogger(__name__)
+MODES = ("linear", "finetune", "lp_ft")
+
+
+def finetune_mode(cfg: DictConfig) -> str:
+    """`finetune_mode`, or the one `freeze_backbone` names (true: linear, false: finetune)."""
+    return cfg.get("finetune_mode") or ("linear" if cfg.freeze_backbone else "finetune")
 
 
 def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
@@ -79,17 +92,26 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
 def describe(
     cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int
 ) -> dict[str, Any]:
-    """What produced a fine-tune run's numbers: written beside them in metrics.json."""
+    """What produced a fine-tune run's numbers: written beside them in metrics.json. `weights`
+    (the file) tells pretraining sources apart, also two bare files of one task."""
     task = info.get("task", "unknown" if cfg.pretrained else "scratch")  # bare weights: unknown
+    mode = finetune_mode(cfg)
+    weights = locate(cfg.pretrained).resolve() if cfg.pretrained else None
+    pretraining = info.get("config") or {}
     return {
-        "method": f"{task}-{'linear' if cfg.freeze_backbone else 'finetune'}",
-        "pretrained": str(locate(cfg.pretrained).parent.resolve()) if cfg.pretrained else None,
+        "method": f"{task}-{mode}",
+        "finetune_mode": mode,
+        "pretrained": str(weights.parent) if weights else None,
+        "weights": str(weights) if weights else None,
         "task": task,
+        "pretrain_seed": pretraining.get("seed"),
+        "pretrain_epochs": (pretraining.get("trainer") or {}).get("max_epochs"),
         "backbone": backbone.spec.get("name")
         or backbone.spec.get("config", {}).get("model_type")
         or backbone.spec["_target_"].rsplit(".", 1)[-1],
         "dataset": cfg.dataset.name,
-        "freeze_backbone": bool(cfg.freeze_backbone),
+        "freeze_backbone": mode == "linear",
+        "lr": float(cfg.optim.optimizer.lr),
         "label_fraction": cfg.label_fraction if cfg.labels_per_class is None else None,
         "labels_per_class": cfg.labels_per_class,
         "num_labeled": num_labeled,
@@ -104,8 +126,14 @@ def tags(result: dict[str, Any]) -> list[str]:
         if result["labels_per_class"] is not None
         else f"fraction:{result['label_fraction']:g}"
     )
-    mode = "frozen" if result["freeze_backbone"] else "finetuned"
-    return [f"task:{result['task']}", labels, mode, f"seed:{result['seed']}"]
+    mode = f"mode:{result['finetune_mode']}"
+    return [
+        f"task:{result['task']}",
+        labels,
+        mode,
+        f"lr:{result['lr']:g}",
+        f"seed:{result['seed']}",
+    ]
 
 
 def history(trainer: Any) -> dict[str, list[float | None]] | None:
@@ -115,11 +143,62 @@ def history(trainer: Any) -> dict[str, list[float | None]] | None:
     return None
 
 
+def _features_cache(cfg: DictConfig) -> Path | None:
+    if cfg.probe.cache_dir is not None:
+        return Path(cfg.probe.cache_dir)
+    return Path(HydraConfig.get().sweep.dir) / "features" if in_multirun() else None
+
+
+def probe_data(cfg: DictConfig, backbone: Any, datamodule: Any) -> FeatureDataModule:
+    """The frozen backbone's train/val/test features, as a data module for the linear head."""
+    accelerated = torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")
+    features = probe_features(
+        backbone,
+        datamodule,
+        data_digest(
+            OmegaConf.to_container(cfg.data, resolve=True),  # type: ignore[arg-type]
+            OmegaConf.to_container(cfg.dataset, resolve=True),  # type: ignore[arg-type]
+        ),
+        _features_cache(cfg),
+        torch.device("cuda" if accelerated else "cpu"),
+    )
+    return FeatureDataModule(
+        features, datamodule.num_classes, cfg.data.batch_size, cfg.data.min_steps_per_epoch
+    )
+
+
+def fit_probe(cfg: DictConfig, model: Any, datamodule: Any) -> dict[str, Any]:
+    """LP-FT's first stage: the linear probe as `finetune_mode=linear` trains it (same data,
+    budget and early stopping; no logger, no checkpoint files), its best-validation head loaded
+    back into `model`. Returns its best val/acc and history."""
+    keep, history = KeepBest("head", "val/acc"), MetricHistory(["val/acc", "val/loss"])
+    callbacks: list[Any] = [keep, history]
+    stopping = (cfg.callbacks.get("early_stopping") or {}).get("patience")
+    if stopping is not None:
+        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=stopping))
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=str(Path(cfg.paths.output_dir) / "lp_stage"),
+    )
+    trainer.fit(model, datamodule=datamodule)
+    keep.restore(model)
+    return {"val/acc_best": keep.best, "history": history.history}
+
+
 def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Fine-tune as `cfg` says, test the best-validation checkpoint, write `metrics.json`."""
     validate(cfg, FinetuneConfig)  # a bad key or value fails here, before any work
+    mode = finetune_mode(cfg)
+    cfg.freeze_backbone = mode == "linear"
     if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
         cfg.pretrained = study_pretrained(cfg)
+    elif cfg.study.scratch_modes is not None and mode not in cfg.study.scratch_modes:
+        log.info(f"skipped: this study trains scratch baselines as {list(cfg.study.scratch_modes)}")
+        return {}
     run = start_run(cfg)
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg, datamodule)
@@ -129,7 +208,17 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         backbone=backbone,
         num_classes=datamodule.num_classes,
         pretrained=cfg.pretrained is not None,
+        freeze_backbone=mode != "finetune",  # LP-FT starts as a probe
     )
+    features = None
+    if mode != "finetune" and cfg.probe.cached_features:
+        features = probe_data(cfg, backbone, datamodule)
+        model.on_features = True
+    lp_stage = None
+    if mode == "lp_ft":
+        lp_stage = fit_probe(cfg, model, features or datamodule)
+        model.unfreeze()
+    fit_data = features if mode == "linear" and features is not None else datamodule
     loggers = build_loggers(cfg, resumed=run.resumed)
     trainer = build_trainer(cfg, loggers)
     if info.get("wandb"):
@@ -137,7 +226,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         use_backbone(
             loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info
         )
-    trainer.fit(model, datamodule=datamodule, ckpt_path=run.ckpt_path)
+    trainer.fit(model, datamodule=fit_data, ckpt_path=run.ckpt_path)
     metrics = scalar_metrics(trainer)  # the last epoch's train/* and val/*
     # the callback that keeps best.ckpt (the others keep last.ckpt and step.ckpt)
     checkpoint = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
@@ -146,12 +235,14 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         best = "best"
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
     curves = history(trainer)  # now: testing from best.ckpt restores the callback's older state
-    trainer.test(model, datamodule=datamodule, ckpt_path=best)
+    trainer.test(model, datamodule=fit_data, ckpt_path=best)
     metrics.update(scalar_metrics(trainer))
     about = describe(cfg, info, backbone, datamodule.num_labeled)
     # W&B: tags, and `about` in the config so the UI can group by method, task, labels
     where = tag_run(loggers, tags(about), {"run": about})
     result = {**about, **metrics, "history": curves, "wandb": where}
+    if lp_stage is not None:
+        result["lp_stage"] = lp_stage
     if trainer.is_global_zero:
         write_json(run.dir / "metrics.json", result)
     finish(loggers)

@@ -168,7 +168,16 @@ class Study:
     task: str | None
     seed: int
     dir: str | None
+    scratch_modes: list[Literal["linear", "finetune", "lp_ft"]] | None
     pretrain: dict[str, Any]
+
+
+@dataclass
+class Probe:
+    """`probe` in finetune.yaml: how linear probes get their features."""
+
+    cached_features: bool
+    cache_dir: str | None
 
 
 @dataclass
@@ -206,7 +215,9 @@ class FinetuneConfig(RunConfig):
     """conf/finetune.yaml."""
 
     pretrained: str | None
+    finetune_mode: Literal["linear", "finetune", "lp_ft"] | None
     freeze_backbone: bool
+    probe: Probe
     label_fraction: Annotated[float, Range(gt=0, le=1, example="0.1 (or labels_per_class=10)")]
     labels_per_class: Annotated[int, Range(ge=1, example="10")] | None
     study: Study

@@ -1,9 +1,11 @@
+from pretrainkit.callbacks.early_stopping import EarlyStopping
 from pretrainkit.callbacks.embedding import EmbeddingPlot
 from pretrainkit.callbacks.export import BackboneExport
 from pretrainkit.callbacks.fast import FastPaths
 from pretrainkit.callbacks.finite import FiniteLoss, NonFiniteLossError
 from pretrainkit.callbacks.health import HealthMonitor
 from pretrainkit.callbacks.history import MetricHistory
+from pretrainkit.callbacks.keep_best import KeepBest
 from pretrainkit.callbacks.knn import KNNMonitor
 from pretrainkit.callbacks.probe import OnlineProbe
 from pretrainkit.callbacks.progress import LoggedMetricsBar
@@ -11,10 +13,12 @@ from pretrainkit.callbacks.rng import RngState
 
 __all__ = [
     "BackboneExport",
+    "EarlyStopping",
     "EmbeddingPlot",
     "FastPaths",
     "FiniteLoss",
     "HealthMonitor",
+    "KeepBest",
     "KNNMonitor",
     "LoggedMetricsBar",
     "MetricHistory",

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
 from pretrainkit.data.datasets import TensorImages, Transformed
 from pretrainkit.data.loader import ResumableLoaders
+from pretrainkit.data.on_device import AugmentOn, augment_batch, augments_on_device, collate_seeded
+from pretrainkit.data.sampling import epoch_repeats
 from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import check_label_budget, train_val_indices
+from pretrainkit.data.transforms import Decode
 
 
 class LabeledLoaders(ResumableLoaders):
@@ -20,6 +25,8 @@ class LabeledLoaders(ResumableLoaders):
     train_set: Any
     val_set: Any
     test_set: Any
+    split_indices: dict[str, np.ndarray]  # which source examples each set holds
+    min_steps_per_epoch: int = 0
 
     @property
     def num_labeled(self) -> int:
@@ -27,18 +34,34 @@ class LabeledLoaders(ResumableLoaders):
         self.setup()
         return len(self.train_set)  # type: ignore[arg-type]
 
+    def probe_sets(self) -> dict[str, tuple[Any, np.ndarray]]:
+        """train, val and test as a frozen backbone's features are computed from them (the
+        training examples without augmentation), each with the indices it was drawn from."""
+        self.setup()
+        return {
+            "train": (self.train_set, self.split_indices["train"]),
+            "val": (self.val_set, self.split_indices["val"]),
+            "test": (self.test_set, self.split_indices["test"]),
+        }
+
     def collate_fn(self) -> Callable[[list[Any]], Any] | None:
         """How examples become a batch (None: the default collate)."""
         return None
 
-    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: Any, shuffle: bool, collate_fn: Callable[[list[Any]], Any] | None = None
+    ) -> DataLoader:
+        world = self.trainer.world_size if self.trainer else 1
+        repeats = epoch_repeats(len(dataset), self.batch_size, self.min_steps_per_epoch, world)
+        repeats = repeats if shuffle else 1
         return self.make_loader(
             dataset,
             train=shuffle,
             # training: only full batches once there are more labels than one batch, so a
             # trailing batch of one never reaches BatchNorm; eval: every example counts
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            collate_fn=self.collate_fn(),
+            drop_last=shuffle and len(dataset) * repeats > self.batch_size * world,
+            collate_fn=collate_fn or self.collate_fn(),
+            repeats=repeats,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -61,7 +84,9 @@ class LabeledDataModule(LabeledLoaders):
     validation first; the labeled training set is then drawn from the rest, either
     `label_fraction` of every class (at least one image each) or `labels_per_class` images of
     every class. Both draws are stratified and deterministic given `seed`. `test/*` metrics use
-    the source's test split. With `cache_eval`, validation and test images of in-memory
+    the source's test split. An epoch gives every rank at least `min_steps_per_epoch` full
+    batches, passing over a small labeled set several times (each pass shuffled and augmented
+    anew); 0 keeps one pass per epoch. With `cache_eval`, validation and test images of in-memory
     sources are transformed once and kept (the eval transform is deterministic).
     """
 
@@ -78,8 +103,15 @@ class LabeledDataModule(LabeledLoaders):
         num_workers: int = 0,
         pin_memory: bool = True,
         cache_eval: bool = True,
+        min_steps_per_epoch: int = 0,
+        augment_on: AugmentOn = "auto",
+        device_transform: Callable[[torch.Tensor], Any] | None = None,
+        decode_size: int | None = None,
     ) -> None:
         super().__init__()
+        if min_steps_per_epoch < 0:
+            raise ValueError(f"data.min_steps_per_epoch={min_steps_per_epoch} must be >= 0.")
+        self.min_steps_per_epoch = min_steps_per_epoch
         label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
         if batch_size < 1:
             raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
@@ -89,6 +121,9 @@ class LabeledDataModule(LabeledLoaders):
         self.val_fraction, self.seed = val_fraction, seed
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.cache_eval = cache_eval
+        self.augment_on, self.device_transform = augment_on, device_transform
+        self.decode_size = decode_size
+        self.on_device = False  # decided in setup(), when the trainer's device is known
         self.train_set: Transformed | None = None
 
     @property
@@ -102,8 +137,35 @@ class LabeledDataModule(LabeledLoaders):
         chosen, val = train_val_indices(
             train.targets, self.val_fraction, self.seed, self.label_fraction, self.labels_per_class
         )
-        self.train_set = Transformed(train, self.train_transform, chosen)
+        # training views made on the device, whole batches at once (data.augment_on), when the
+        # recipe has a batched twin: the loader then only decodes uint8 images
+        has_twin = self.device_transform is not None and self.decode_size is not None
+        self.on_device = has_twin and augments_on_device(self.augment_on, self.trainer)
+        if self.on_device:
+            self.train_set = Transformed(train, Decode(self.decode_size), chosen, with_seed=True)  # type: ignore[arg-type]
+        else:
+            self.train_set = Transformed(train, self.train_transform, chosen)
         test = self.source.labeled("test")
         cache = self.cache_eval and isinstance(train, TensorImages)  # files could outgrow memory
         self.val_set = Transformed(train, self.eval_transform, val, cache=cache)
         self.test_set = Transformed(test, self.eval_transform, cache=cache)
+        self.split_indices = {"train": chosen, "val": val, "test": np.arange(len(test))}
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.train_set, True, collate_seeded if self.on_device else None)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.on_device and isinstance(batch[1], int):  # ((uint8 images, targets), batch seed)
+            (images, targets), seed = batch
+            return augment_batch(self.device_transform, (images, seed)), targets  # type: ignore[arg-type]
+        return batch
+
+    def probe_sets(self) -> dict[str, tuple[Any, np.ndarray]]:
+        sets = super().probe_sets()
+        train = self.train_set
+        sets["train"] = (
+            Transformed(train.dataset, self.eval_transform, train.indices),
+            train.indices,
+        )
+        return sets

@@ -53,6 +53,7 @@ class ResumableLoaders(L.LightningDataModule):
         train: bool,
         drop_last: bool,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        repeats: int = 1,
     ) -> DataLoader:
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
@@ -63,6 +64,7 @@ class ResumableLoaders(L.LightningDataModule):
             shuffle=train,
             seed=torch.initial_seed(),  # the run's seed (seed_everything)
             seeded_items=isinstance(dataset, Transformed),
+            repeats=repeats,
         )
         if train and self._resume_at is not None:
             epoch, batches = self._resume_at

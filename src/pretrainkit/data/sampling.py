@@ -4,11 +4,33 @@ drawn from its own seed, so the skipped items' random draws do not shift the oth
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset, DistributedSampler
+
+
+def epoch_repeats(num_items: int, batch_size: int, min_steps: int, world_size: int = 1) -> int:
+    """How many times an epoch passes over `num_items` so that every rank gets at least
+    `min_steps` full batches of `batch_size` (1: a plain epoch). A small labeled set is then
+    repeated within the epoch: a fine-tune's budget counts optimizer steps, not passes over 10
+    images, and validation runs every `min_steps` steps rather than after every one."""
+    if num_items < 1 or min_steps < 1:
+        return 1
+    return max(1, math.ceil(min_steps * batch_size * world_size / num_items))
+
+
+def steps_per_epoch(
+    num_items: int, batch_size: int, min_steps: int, world_size: int = 1, drop_last: bool = True
+) -> int:
+    """Optimizer steps a rank takes per epoch of `num_items` under `epoch_repeats`."""
+    total = num_items * epoch_repeats(num_items, batch_size, min_steps, world_size)
+    per_rank = math.ceil(total / world_size)
+    if drop_last and per_rank > batch_size:
+        return per_rank // batch_size
+    return math.ceil(per_rank / batch_size)
 
 
 class EpochSampler(DistributedSampler):
@@ -19,6 +41,8 @@ class EpochSampler(DistributedSampler):
     Args:
         seeded_items: yield `(index, item_seed)` pairs for datasets that seed their random
             transforms per item (see `Transformed`).
+        repeats: passes over the dataset per epoch, each in its own shuffled order; an item's
+            seed then also depends on the pass, so its repeats are augmented differently.
     """
 
     def __init__(
@@ -29,22 +53,44 @@ class EpochSampler(DistributedSampler):
         shuffle: bool = True,
         seed: int = 0,
         seeded_items: bool = False,
+        repeats: int = 1,
     ) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
         self.seeded_items = seeded_items
+        self.repeats = max(1, repeats)
         self.skip = 0
+        # as DistributedSampler (drop_last=False) sizes a dataset `repeats` times as long
+        self.num_samples = math.ceil(len(dataset) * self.repeats / self.num_replicas)  # type: ignore[arg-type]
+        self.total_size = self.num_samples * self.num_replicas
 
     def resume(self, epoch: int, skip: int) -> None:
         self.set_epoch(epoch)
         self.skip = skip
 
+    def _epoch(self) -> list[tuple[int, int]]:
+        """The whole epoch, every rank's share, as (index, pass) pairs."""
+        n = len(self.dataset)  # type: ignore[arg-type]
+        if self.shuffle:  # pass 0 is DistributedSampler's order: one pass draws as before
+            g = torch.Generator()
+            g.manual_seed(self.seed + self.epoch)
+            orders = [torch.randperm(n, generator=g).tolist() for _ in range(self.repeats)]
+        else:
+            orders = [list(range(n))] * self.repeats
+        pairs = [(i, r) for r, order in enumerate(orders) for i in order]
+        padding = self.total_size - len(pairs)
+        pairs += (pairs * math.ceil(padding / max(len(pairs), 1)))[:padding]
+        return pairs[self.rank : self.total_size : self.num_replicas]
+
     def __iter__(self) -> Iterator[Any]:
-        indices = list(super().__iter__())[self.skip :]
+        pairs = self._epoch()[self.skip :]
         self.skip = 0  # only the first epoch after a resume is partial
         if not self.seeded_items:
-            return iter(indices)
+            return iter(i for i, _ in pairs)
         base = (self.seed, self.epoch)
-        return iter((i, hash((*base, i)) & 0x7FFF_FFFF_FFFF_FFFF) for i in indices)
+        return iter(
+            (i, hash((*base, i) if r == 0 else (*base, i, r)) & 0x7FFF_FFFF_FFFF_FFFF)
+            for i, r in pairs
+        )
 
 
 def seeded_call(

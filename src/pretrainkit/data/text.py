@@ -279,9 +279,13 @@ class LabeledTextDataModule(TokenizedDataModule, LabeledLoaders):
         pin_memory: bool = True,
         cache_dir: str = "outputs/.cache/text",
         output_dir: str | None = None,
+        min_steps_per_epoch: int = 0,
     ) -> None:
         super().__init__()
         label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
+        if min_steps_per_epoch < 0:
+            raise ValueError(f"data.min_steps_per_epoch={min_steps_per_epoch} must be >= 0.")
+        self.min_steps_per_epoch = min_steps_per_epoch
         _check_common(batch_size, tokenizer, tokenizer_kind)
         if max_length < 2:
             raise ValueError(f"data.max_length={max_length} must be >= 2.")
@@ -335,6 +339,7 @@ class LabeledTextDataModule(TokenizedDataModule, LabeledLoaders):
         self.val_set = self._encoded(train.texts, train.targets, val, by_length=True)
         self.test_set = self._encoded(test.texts, test.targets, np.arange(len(test)), True)
         self.train_set = self._encoded(train.texts, train.targets, chosen)
+        self.split_indices = {"train": chosen, "val": val, "test": np.arange(len(test))}
 
     def _encoded(
         self, texts: list[str], targets: np.ndarray, idx: np.ndarray, by_length: bool = False

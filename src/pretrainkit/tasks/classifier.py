@@ -60,6 +60,8 @@ class Classifier(BackboneModule):
             norm = nn.BatchNorm1d(backbone.feature_dim, affine=False, eps=1e-10, momentum=momentum)
         self.head = nn.Sequential(norm, linear)
         self.freeze_backbone = freeze_backbone
+        # inputs are the frozen backbone's cached features (a linear probe on FeatureDataModule)
+        self.on_features = False
         self.backbone_lr_scale = backbone_lr_scale if pretrained else 1.0
         self.label_smoothing = label_smoothing
         if freeze_backbone:
@@ -72,6 +74,15 @@ class Classifier(BackboneModule):
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+
+    def unfreeze(self) -> None:
+        """Train the backbone too from now on, keeping the head (LP-FT's second stage)."""
+        self.freeze_backbone = False
+        self.on_features = False
+        self.backbone.requires_grad_(True)
+        norm = self.head[0]
+        if isinstance(norm, nn.BatchNorm1d):  # features now move: a running, not exact, average
+            norm.momentum = 0.1
 
     def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
         # Lightning restores each submodule's captured train/eval flag around validation, so
@@ -88,6 +99,8 @@ class Classifier(BackboneModule):
         return groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.on_features:
+            return self.head(x)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
             features = self.backbone(x)  # (B, feature_dim)
         return self.head(features)
