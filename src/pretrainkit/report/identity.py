@@ -42,14 +42,22 @@ def _levels(task: str, src: str) -> list[tuple[str, ...]]:
 
 
 def _tails(parts: list[tuple[str, ...]]) -> list[str] | None:
-    """The shortest trailing parts that tell every source apart; None if the parts cannot."""
+    """Per source, its shortest trailing parts that no other source shares (a parent folder
+    only where needed); None if the parts cannot tell the sources apart."""
     if len(set(parts)) < len(parts):
         return None
-    for n in range(1, max(len(p) for p in parts) + 1):
-        tails = ["/".join(p[-n:]) for p in parts]
-        if len(set(tails)) == len(tails):
-            return tails
-    return None
+
+    def tail(p: tuple[str, ...], n: int) -> tuple[str, ...]:
+        return p[-n:]
+
+    result = []
+    for p in parts:
+        n = next(
+            n for n in range(1, len(p) + 1)
+            if all(tail(q, n) != tail(p, n) for q in parts if q is not p)
+        )  # fmt: skip
+        result.append("/".join(tail(p, n)))
+    return result
 
 
 def _short(task: str, sources: list[str]) -> dict[str, str]:
