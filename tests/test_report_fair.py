@@ -360,3 +360,17 @@ def test_summary_json_has_no_nan(tmp_path: Path):
         "scratch-linear": None,
         "simclr-linear": 0.8,
     }
+
+
+def test_names_stay_distinct_when_one_path_is_the_tail_of_another():
+    from pretrainkit.report.identity import names
+
+    rows = [
+        {"task": "simclr"},  # neither weights nor pretrained: the task string itself
+        {"task": "simclr", "pretrained": "/p/simclr"},
+        {"task": "simclr", "weights": "/q/simclr-s1.2/backbone.safetensors"},
+        {"task": "simclr", "pretrained": "/q/simclr-s1.2"},  # the same run, before `weights`
+    ]
+    shown = names(rows)
+    assert len(set(shown.values())) == 4 and shown["/p/simclr"] == "simclr[p/simclr]"
+    assert shown["/q/simclr-s1.2"] == "simclr[s1.2]"  # a dot in a directory is not a suffix

@@ -29,11 +29,10 @@ def source(row: Row) -> str:
     return row.get("weights") or row.get("pretrained") or str(row.get("task"))
 
 
-def _levels(task: str, src: str) -> list[tuple[str, ...]]:
+def _levels(task: str, src: str, is_file: bool) -> list[tuple[str, ...]]:
     """Ever longer descriptions of a source as path parts: the pretrain run's directory (not
     for bare weights: their folder is anyone's), then the weights' stem, then the full path."""
     path = PurePath(src)
-    is_file = bool(path.suffix)
     stem = (*path.parent.parts, path.stem) if is_file else path.parts
     levels = [stem, path.parts]
     if task != UNKNOWN:
@@ -53,20 +52,23 @@ def _tails(parts: list[tuple[str, ...]]) -> list[str] | None:
     result = []
     for p in parts:
         n = next(
-            n for n in range(1, len(p) + 1)
-            if all(tail(q, n) != tail(p, n) for q in parts if q is not p)
+            (n for n in range(1, len(p) + 1)
+             if all(tail(q, n) != tail(p, n) for q in parts if q is not p)),
+            len(p),  # p is a tail of another source: all of p, the other gets longer
         )  # fmt: skip
         result.append("/".join(tail(p, n)))
     return result
 
 
-def _short(task: str, sources: list[str]) -> dict[str, str]:
+def _short(task: str, sources: dict[str, bool]) -> dict[str, str]:
+    """source -> its shortest distinguishing name among `sources` (source -> is a file)."""
+    levels = [_levels(task, s, is_file) for s, is_file in sources.items()]
     for level in range(3):
-        tails = _tails([_levels(task, s)[min(level, len(_levels(task, s)) - 1)] for s in sources])
+        tails = _tails([lv[min(level, len(lv) - 1)] for lv in levels])
         if tails is not None:
             break
     else:
-        tails = sources
+        tails = list(sources)
     prefix = f"{task}-"  # `simclr-seed1-3fa2` under simclr reads as `seed1-3fa2`
     stripped = [t.removeprefix(prefix) or t for t in tails]
     if len(set(stripped)) == len(stripped):
@@ -78,15 +80,13 @@ def names(rows: list[Row]) -> dict[str, str]:
     """source -> display name: the task alone when it has one source in the report, else
     `task[short]`, short being the pretrain run directory's name (a bare weights file: its
     stem), with parent folders added only as far as needed to tell the sources apart."""
-    by_task: dict[str, list[str]] = defaultdict(list)
+    by_task: dict[str, dict[str, bool]] = defaultdict(dict)  # task -> source -> is a file
     for row in rows:
-        task, src = str(row.get("task")), source(row)
-        if src not in by_task[task]:
-            by_task[task].append(src)
+        by_task[str(row.get("task"))][source(row)] = bool(row.get("weights"))
     result = {}
     for task, sources in by_task.items():
         if len(sources) == 1:
-            result[sources[0]] = task
+            result[next(iter(sources))] = task
         else:
             result.update({s: f"{task}[{short}]" for s, short in _short(task, sources).items()})
     return result
