@@ -196,7 +196,10 @@ def test_no_history_no_val_curves(tmp_path: Path):
 
 
 def test_report_run_logged_to_wandb_offline(tmp_path: Path):
-    study(tmp_path / "runs", wandb={"project": "pretrainkit-test", "group": GROUP, "id": "x"})
+    tracking = {"wandb": {"project": "pretrainkit-test", "group": GROUP, "id": "x"}}
+    study(tmp_path / "runs", weights="/p/simclr-long/backbone.safetensors", pretrain_epochs=100, **tracking)  # fmt: skip
+    for seed in (0, 1):  # a shorter pretraining of simclr: a budget curve
+        write_run(tmp_path / "runs", f"short-{seed}", "simclr-linear", 0.01, seed, 0.75, weights="/p/simclr-short/backbone.safetensors", pretrain_epochs=10, **tracking)  # fmt: skip
     out = tmp_path / "out"
     report(tmp_path / "runs", out)  # W&B by default: the runs were logged there
 
@@ -205,13 +208,16 @@ def test_report_run_logged_to_wandb_offline(tmp_path: Path):
     info = wandb_run_info(run_dir)
     assert info["job_type"] == "report" and info["group"] == GROUP
     media = run_dir / "files/media"
-    for key in ("summary", "runs", "gain"):
+    for key in ("summary", "runs", "gain", "lr_choice", "labels_saved", "budget_curve"):
         (table,) = media.glob(f"table/report/{key}_*.table.json")
         if key == "summary":
             content = json.loads(table.read_text())
             assert content["columns"][:4] == ["labels", "num_labeled", "method", "acc_mean"]
-            assert len(content["data"]) == 8  # 2 budgets x 4 methods
-    assert len(list(media.glob("images/report/*.png"))) == 2
+            assert len(content["data"]) == 9  # 2 budgets x 4 methods + the short simclr at 1%
+        if key == "budget_curve":
+            content = json.loads(table.read_text())
+            assert [row[4] for row in content["data"]] == [10, 100, 100]  # 1%: 10, 100; 10%: 100
+    assert len(list(media.glob("images/report/*.png"))) == 3  # + gain_vs_pretraining
 
 
 def test_no_wandb_flag_and_failing_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -8,15 +8,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from pretrainkit.io import atomic_write, write_json
+from pretrainkit.report.budget import budget_curve
 from pretrainkit.report.collect import collect, failures
-from pretrainkit.report.markdown import document, results_table
-from pretrainkit.report.plots import plot_accuracy, plot_val_curves
+from pretrainkit.report.document import Derived, baseline_warnings, document
+from pretrainkit.report.jsonsafe import finite
+from pretrainkit.report.labels_saved import labels_saved
+from pretrainkit.report.markdown import results_table
+from pretrainkit.report.plots import plot_accuracy, plot_gain_vs_pretraining, plot_val_curves
+from pretrainkit.report.select import chosen_runs, lr_choice, mark
 from pretrainkit.report.tables import convergence, gains, summarize
 from pretrainkit.report.wandb_log import log_report, tracked
 
-__all__ = ["collect", "failures", "main", "report", "summarize"]
+__all__ = ["collect", "derive", "failures", "main", "report", "summarize"]
 
 
 def report(
@@ -27,7 +33,9 @@ def report(
     project: str | None = None,
     group: str | None = None,
 ) -> str:
-    """Write `results.json`, `report.md` and its plots to `out`; log them to W&B if asked.
+    """Write `results.json` (the runs, each with its `converged` and `chosen` flags),
+    `summary.json` (every derived table), `report.md` and its plots to `out`; log them to W&B
+    if asked.
 
     Args:
         root: Directory searched recursively for fine-tune runs (`metrics.json`) and failed
@@ -38,27 +46,52 @@ def report(
         group: W&B group; None: the runs' most common one.
 
     Returns:
-        The results table in markdown, or a line saying that no run finished.
+        The results table in markdown, then a warning line per scratch baseline still
+        improving when its epochs ran out; or a line saying that no run finished.
     """
     rows, failed = collect(root), failures(root)
-    summary, gain = summarize(rows), gains(rows)
+    d = derive(rows)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", rows)
-    images: dict[str, Path] = {}  # W&B key -> PNG
-    if summary:
-        images["report/accuracy_vs_labels"] = plot_accuracy(summary, out / "accuracy_vs_labels.png")
-    curves = plot_val_curves(rows, out / "val_curves.png")
-    if curves is not None:
-        images["report/val_curves"] = curves
-    text = document(root, summary, gain, convergence(rows), failed, list(images.values()))
+    runs = finite(mark(rows))
+    write_json(out / "results.json", runs)
+    write_json(out / "summary.json", finite(d))
+    images = _plots(rows, d, out)
+    text = document(root, d, failed, list(images.values()))
     atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(text))
     if wandb if wandb is not None else tracked(rows):
-        log_report(out, rows, summary, gain, images, project=project, group=group)
-    if not summary:
+        log_report(out, runs, d, images, project=project, group=group)
+    if not d.rows:
         return (
             f"No fine-tune run under {root} finished; {len(failed)} failed: see {out / 'report.md'}"
         )
-    return results_table(summary)
+    return "\n".join([results_table(d.rows).rstrip("\n"), *baseline_warnings(d.convergence)])
+
+
+def derive(rows: list[dict[str, Any]]) -> Derived:
+    """Every table of the report, from the collected runs."""
+    summary = summarize(rows)
+    return Derived(
+        rows=summary,
+        gains=gains(rows),
+        convergence=convergence(rows),
+        lr_choice=lr_choice(rows),
+        labels_saved=labels_saved(rows, summary),
+        budget_curve=budget_curve(rows),
+    )
+
+
+def _plots(rows: list[dict[str, Any]], d: Derived, out: Path) -> dict[str, Path]:
+    """The report's PNGs that have something to show, by W&B key."""
+    images = {}
+    if d.rows:
+        images["report/accuracy_vs_labels"] = plot_accuracy(d.rows, out / "accuracy_vs_labels.png")
+    curves = plot_val_curves(chosen_runs(rows), out / "val_curves.png")
+    if curves is not None:
+        images["report/val_curves"] = curves
+    budget = plot_gain_vs_pretraining(d.budget_curve, out / "gain_vs_pretraining.png")
+    if budget is not None:
+        images["report/gain_vs_pretraining"] = budget
+    return images
 
 
 def main(argv: list[str] | None = None) -> None:

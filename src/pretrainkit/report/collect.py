@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pretrainkit.report.convergence import converged
+from pretrainkit.report.identity import identify
 from pretrainkit.sweeps import ERROR
 
 METRICS = "metrics.json"
@@ -22,6 +24,12 @@ ROW_KEYS = (
     "labels_per_class",
     "num_labeled",
     "seed",
+    # optional (older runs lack them): identity.py and select.py fall back
+    "finetune_mode",
+    "lr",
+    "weights",
+    "pretrain_seed",
+    "pretrain_epochs",
 )
 METRIC_KEYS = {
     "test_acc": "test/acc",
@@ -59,6 +67,7 @@ def _row(path: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     row.update(
         epochs=history["epoch"][-1] if history and history.get("epoch") else None,
         epochs_to_95=epochs_to_reach(history) if history else None,
+        converged=converged(history),
         run_dir=str(path.parent),
         history=history,
         wandb=metrics.get("wandb"),
@@ -67,7 +76,8 @@ def _row(path: Path, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def collect(root: Path) -> list[dict[str, Any]]:
-    """One row per fine-tune `metrics.json` under `root` (files without a `method` are skipped).
+    """One row per fine-tune `metrics.json` under `root` (files without a `method` are skipped),
+    with its source, mode and display name (`identity.identify`).
 
     Raises:
         FileNotFoundError: `root` holds neither a metrics.json nor an error.json.
@@ -82,7 +92,7 @@ def collect(root: Path) -> list[dict[str, Any]]:
             f"no metrics.json or error.json under {root}: point pk-report at fine-tune run "
             "directories (a sweep's directory)."
         )
-    return rows
+    return identify(rows)
 
 
 def _first_line(path: Path) -> str:

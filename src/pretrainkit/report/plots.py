@@ -1,5 +1,6 @@
-"""The report's figures: test accuracy against labels, and validation curves pretrained vs
-scratch. PNG files only (Agg), so they draw on a node without a display."""
+"""The report's figures: test accuracy against labels, validation curves pretrained vs
+scratch, and the gain over scratch against pretraining epochs. PNG files only (Agg), so they
+draw on a node without a display."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 
 from pretrainkit.io import atomic_write
 from pretrainkit.report.collect import val_points
-from pretrainkit.report.tables import budget, mean_std, split_method
+from pretrainkit.report.tables import budget, mean_std
 
 Row = dict[str, Any]
-MODES = ("linear", "finetune")
+MODES = ("linear", "finetune", "lp_ft")
+LINE_STYLES = {"linear": "--", "finetune": "-", "lp_ft": "-."}  # one per mode; color: the source
 PANEL = (4.0, 3.0)  # inches per val-curves panel
 
 
@@ -35,9 +37,9 @@ def plot_accuracy(summary: list[Row], path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     try:
-        tasks = sorted({split_method(s["method"])[0] for s in summary})
+        names = sorted({s["name"] for s in summary})
         for method in sorted({s["method"] for s in summary}):
-            task, mode = split_method(method)
+            name, mode = next((s["name"], s["mode"]) for s in summary if s["method"] == method)
             points = sorted(
                 (s["num_labeled"], *s["acc"])
                 for s in summary
@@ -48,7 +50,7 @@ def plot_accuracy(summary: list[Row], path: Path) -> Path:
             x, mean, std = zip(*points, strict=True)
             ax.errorbar(
                 x, mean, yerr=std, label=method, marker="o", capsize=3,
-                color=f"C{tasks.index(task)}", linestyle="--" if mode == "linear" else "-",
+                color=f"C{names.index(name)}", linestyle=LINE_STYLES.get(mode, ":"),
             )  # fmt: skip
         ax.set_xscale("log")
         ticks = sorted({(s["num_labeled"], s["labels"]) for s in summary if s["num_labeled"]})
@@ -75,14 +77,16 @@ def _curve(histories: list[dict[str, list[Any]]]) -> tuple[list[int], list[float
 
 
 def plot_val_curves(rows: list[Row], path: Path) -> Path | None:
-    """Validation accuracy per epoch, one panel per (mode, label budget), one line per task
-    with a ±std band over seeds; None (and no file) when no run has a history."""
+    """Validation accuracy per epoch, one panel per (mode, label budget), one line per source
+    with a ±std band over seeds; None (and no file) when no run has a history. Give it the
+    chosen-lr runs: lines mixing lrs would show neither."""
     runs = [r for r in rows if r.get("history") and val_points(r["history"])]
     if not runs:
         return None
     budgets = sorted({(r["num_labeled"] or 0, budget(r)) for r in runs})
-    modes = [m for m in MODES if any(split_method(r["method"])[1] == m for r in runs)]
-    tasks = sorted({split_method(r["method"])[0] for r in runs})
+    modes = [m for m in MODES if any(r["mode"] == m for r in runs)]
+    modes += sorted({r["mode"] for r in runs} - set(modes))  # a mode newer than this file
+    names = sorted({r["name"] for r in runs})
     plt = _pyplot()
     fig, axes = plt.subplots(
         len(modes), len(budgets), figsize=(PANEL[0] * len(budgets), PANEL[1] * len(modes)),
@@ -92,17 +96,15 @@ def plot_val_curves(rows: list[Row], path: Path) -> Path | None:
         for i, mode in enumerate(modes):
             for j, (num_labeled, labels) in enumerate(budgets):
                 ax = axes[i][j]
-                panel = [
-                    r for r in runs if budget(r) == labels and split_method(r["method"])[1] == mode
-                ]
-                for k, task in enumerate(tasks):
-                    histories = [r["history"] for r in panel if r["method"] == f"{task}-{mode}"]
+                panel = [r for r in runs if budget(r) == labels and r["mode"] == mode]
+                for k, name in enumerate(names):
+                    histories = [r["history"] for r in panel if r["name"] == name]
                     if not histories:
                         continue
                     epochs, mean, std = _curve(histories)
                     low = [m - s for m, s in zip(mean, std, strict=True)]
                     high = [m + s for m, s in zip(mean, std, strict=True)]
-                    ax.plot(epochs, mean, color=f"C{k}", label=task)
+                    ax.plot(epochs, mean, color=f"C{k}", label=name)
                     ax.fill_between(epochs, low, high, color=f"C{k}", alpha=0.2)
                 ax.set_title(f"{mode}, {labels} ({num_labeled} labeled)")
                 ax.set(xlabel="epoch", ylabel="val accuracy (%)" if j == 0 else None)
@@ -110,6 +112,37 @@ def plot_val_curves(rows: list[Row], path: Path) -> Path | None:
                 ax.grid(alpha=0.3)
                 if panel:
                     ax.legend()
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_gain_vs_pretraining(points: list[Row], path: Path) -> Path | None:
+    """Gain over scratch (acc points, std bars) against pretraining epochs, one panel per
+    task x mode, one line per label budget; None (and no file) without budget-curve points."""
+    if not points:
+        return None
+    panels = sorted({(p["task"], p["mode"]) for p in points})
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(PANEL[0] * len(panels), PANEL[1]), squeeze=False,
+        sharey=True, layout="constrained",
+    )  # fmt: skip
+    try:
+        for ax, (task, mode) in zip(axes[0], panels, strict=True):
+            panel = [p for p in points if (p["task"], p["mode"]) == (task, mode)]
+            budgets = sorted({(p["num_labeled"] or 0, p["labels"]) for p in panel})
+            for k, (_, labels) in enumerate(budgets):
+                line = sorted(
+                    (p["pretrain_epochs"], *p["gain"]) for p in panel if p["labels"] == labels
+                )
+                x, mean, std = zip(*line, strict=True)
+                ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, color=f"C{k}", label=labels)
+            ax.axhline(0, color="grey", linewidth=0.8)  # scratch
+            ax.set_title(f"{task}-{mode}")
+            ax.set(xlabel="pretraining epochs", ylabel="gain over scratch (acc points)")
+            ax.grid(alpha=0.3)
+            ax.legend(title="labels")
         return _save(fig, path)
     finally:
         plt.close(fig)

@@ -1,4 +1,5 @@
-"""Numbers over seeds: the results summary, what pretraining gained over scratch, convergence."""
+"""Numbers over seeds, per report row (source x mode x label budget, at its chosen lr): the
+results summary, what pretraining gained over scratch, convergence."""
 
 from __future__ import annotations
 
@@ -6,20 +7,18 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from pretrainkit.report.identity import is_scratch
+from pretrainkit.report.select import Key, budget, chosen_runs, row_key
+
 Row = dict[str, Any]
+BASELINE_MODE = {"linear": "linear", "finetune": "finetune", "lp_ft": "finetune"}
+SCRATCH = "scratch"
 
-
-def budget(row: Row) -> str:
-    """The label budget as people say it: `10/class` or `1%`."""
-    if row.get("labels_per_class") is not None:
-        return f"{row['labels_per_class']}/class"
-    if row.get("label_fraction") is not None:
-        return f"{row['label_fraction']:.0%}"
-    return "all"
+__all__ = ["budget", "convergence", "gains", "mean_std", "split_method", "summarize"]
 
 
 def split_method(method: str) -> tuple[str, str]:
-    """`simclr-linear` -> (`simclr`, `linear`)."""
+    """`simclr-linear` -> (`simclr`, `linear`); `simclr-lp_ft` -> (`simclr`, `lp_ft`)."""
     task, _, mode = method.rpartition("-")
     return task, mode
 
@@ -29,83 +28,123 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _groups(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
-    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in rows:
-        if row.get("test_acc") is not None:  # a run that never tested compares with nothing
-            groups[(budget(row), row["method"])].append(row)
-    return groups
+def groups(rows: list[Row]) -> dict[Key, list[Row]]:
+    """The chosen-lr runs that tested, per row key (a run that never tested compares with
+    nothing)."""
+    result: dict[Key, list[Row]] = defaultdict(list)
+    for row in chosen_runs(rows):
+        if row.get("test_acc") is not None:
+            result[row_key(row)].append(row)
+    return result
+
+
+def by_seed(members: list[Row], key: str = "test_acc") -> dict[Any, float]:
+    """Fine-tune seed -> the mean of `key` (in %) over that seed's runs."""
+    values: dict[Any, list[float]] = defaultdict(list)
+    for m in members:
+        values[m["seed"]].append(100 * m[key])
+    return {seed: statistics.fmean(v) for seed, v in values.items()}
+
+
+def _first(members: list[Row], key: str) -> Any:
+    return next((m[key] for m in members if m.get(key) is not None), None)
+
+
+def _describe(key: Key, members: list[Row]) -> Row:
+    """What names a report row: its source, task, mode, budget, display label and lr."""
+    first = members[0]
+    return {
+        "labels": key[2], "num_labeled": first["num_labeled"], "method": first["label"],
+        "source": key[0], "name": first["name"], "task": first.get("task"), "mode": key[1],
+        "lr": first.get("lr"), "pretrain_seed": _first(members, "pretrain_seed"),
+        "pretrain_epochs": _first(members, "pretrain_epochs"),
+    }  # fmt: skip
 
 
 def summarize(rows: list[Row]) -> list[Row]:
-    """Test accuracy and macro-F1 (%) mean and std over seeds per (label budget, method),
-    sorted by number of labels, then best accuracy first."""
-    summary = [
-        {
-            "labels": labels,
-            "num_labeled": members[0]["num_labeled"],
-            "method": method,
-            "acc": mean_std([100 * m["test_acc"] for m in members]),
-            "f1": mean_std([100 * m["test_f1"] for m in members]),
-            "seeds": len(members),
-        }
-        for (labels, method), members in _groups(rows).items()
-    ]
+    """Test accuracy and macro-F1 (%) mean and std over fine-tune seeds per report row, sorted
+    by number of labels, then best accuracy first. `seeds` counts distinct seeds, not runs."""
+    summary = []
+    for key, members in groups(rows).items():
+        f1 = [m for m in members if m.get("test_f1") is not None]
+        summary.append(
+            {
+                **_describe(key, members),
+                "acc": mean_std(list(by_seed(members).values())),
+                "f1": mean_std(list(by_seed(f1, "test_f1").values())) if f1 else None,
+                "seeds": len(by_seed(members)),
+            }
+        )
     return sorted(summary, key=lambda s: (s["num_labeled"] or 0, -s["acc"][0]))
 
 
-def _acc_by_seed(members: list[Row]) -> dict[Any, float]:
-    by_seed: dict[Any, list[float]] = defaultdict(list)
-    for m in members:
-        by_seed[m["seed"]].append(100 * m["test_acc"])
-    return {seed: statistics.fmean(accs) for seed, accs in by_seed.items()}
+def paired(ours: dict[Any, float], theirs: dict[Any, float]) -> list[float]:
+    """Per-seed differences over the seeds both sides ran (a seed fixes the labeled subset)."""
+    return [ours[s] - theirs[s] for s in ours if s in theirs]
+
+
+def gain(ours: dict[Any, float], theirs: dict[Any, float]) -> tuple[float, float | None]:
+    """Mean and std of the paired differences; without a common seed, the difference of
+    means (std None)."""
+    diffs = paired(ours, theirs)
+    if diffs:
+        return mean_std(diffs)
+    return statistics.fmean(ours.values()) - statistics.fmean(theirs.values()), None
+
+
+def baseline_key(key: Key) -> Key:
+    """The scratch row a pretrained row is compared with: same budget, scratch-finetune for
+    lp_ft (both train the whole network), the same mode otherwise."""
+    return SCRATCH, BASELINE_MODE.get(key[1], key[1]), key[2]
 
 
 def gains(rows: list[Row]) -> list[Row]:
-    """Test-accuracy points each pretrained method gains over scratch in the same mode.
-
-    Runs with the same seed saw the same labeled subset, so the gain is the mean (and std) of
-    per-seed differences; without a common seed, the difference of means (std None).
-    """
-    groups = _groups(rows)
+    """Test-accuracy points each pretrained row gains over scratch, per source (never
+    averaged across sources): mean (and std) of per-seed differences."""
+    grouped = groups(rows)
     result = []
-    for (labels, method), members in groups.items():
-        task, mode = split_method(method)
-        baseline = f"scratch-{mode}"
-        if task == "scratch" or (labels, baseline) not in groups:
+    for key, members in grouped.items():
+        base = baseline_key(key)
+        if is_scratch(members[0]) or base not in grouped:
             continue
-        ours, theirs = _acc_by_seed(members), _acc_by_seed(groups[(labels, baseline)])
-        common = [seed for seed in ours if seed in theirs]
-        if common:
-            gain: tuple[float, float | None] = mean_std([ours[s] - theirs[s] for s in common])
-        else:
-            gain = (statistics.fmean(ours.values()) - statistics.fmean(theirs.values()), None)
+        ours, theirs = by_seed(members), by_seed(grouped[base])
         result.append(
             {
-                "labels": labels,
-                "num_labeled": members[0]["num_labeled"],
-                "method": method,
-                "baseline": baseline,
-                "gain": gain,
-                "seeds": len(common),
+                **_describe(key, members),
+                "baseline": grouped[base][0]["label"],
+                "gain": gain(ours, theirs),
+                "seeds": len(paired(ours, theirs)),
             }
         )
     return sorted(result, key=lambda g: (g["num_labeled"] or 0, g["method"]))
 
 
+def _not_converged(members: list[Row]) -> tuple[int, int, int]:
+    """(seeds flagged still improving, seeds, seeds too short to judge) among a row's runs."""
+    seeds = {m["seed"] for m in members}
+    flagged = {m["seed"] for m in members if m.get("converged") is False}
+    judged = {m["seed"] for m in members if m.get("converged") is not None}
+    return len(flagged), len(seeds), len(seeds - judged)
+
+
 def convergence(rows: list[Row]) -> list[Row]:
-    """Epochs to reach 95% of the final validation accuracy (mean, std over seeds) and the
-    mean number of epochs run, per (label budget, method); runs without a history left out."""
-    with_history = [r for r in rows if r.get("epochs_to_95") is not None]
-    result = [
-        {
-            "labels": labels,
-            "num_labeled": members[0]["num_labeled"],
-            "method": method,
-            "epochs_to_95": mean_std([m["epochs_to_95"] for m in members]),
-            "epochs": statistics.fmean(m["epochs"] for m in members),
-            "seeds": len(members),
-        }
-        for (labels, method), members in _groups(with_history).items()
-    ]
+    """Per report row with histories: epochs to reach 95% of the final validation accuracy
+    (mean, std over runs), mean epochs run, and how many of its `seeds` were still improving when they
+    stopped (`convergence.still_improving`)."""
+    result = []
+    for key, members in groups(rows).items():
+        members = [m for m in members if m.get("epochs_to_95") is not None]
+        if not members:
+            continue
+        flagged, seeds, short = _not_converged(members)
+        result.append(
+            {
+                **_describe(key, members),
+                "epochs_to_95": mean_std([m["epochs_to_95"] for m in members]),
+                "epochs": statistics.fmean(m["epochs"] for m in members),
+                "seeds": seeds,
+                "not_converged": flagged, "too_short": short,
+                "scratch": is_scratch(members[0]),
+            }
+        )  # fmt: skip
     return sorted(result, key=lambda c: (c["num_labeled"] or 0, c["method"]))

@@ -6,13 +6,26 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pretrainkit.report.document import Derived
 
 Row = dict[str, Any]
 SUMMARY_COLUMNS = [
-    "labels", "num_labeled", "method", "acc_mean", "acc_std", "f1_mean", "f1_std", "seeds",
+    "labels", "num_labeled", "method", "acc_mean", "acc_std", "f1_mean", "f1_std", "seeds", "lr",
+    "source", "pretrain_seed", "pretrain_epochs",
 ]  # fmt: skip
 GAIN_COLUMNS = ["labels", "num_labeled", "method", "baseline", "gain_mean", "gain_std", "seeds"]
+LR_COLUMNS = ["labels", "num_labeled", "method", "lr", "val_acc", "seeds", "chosen"]
+SAVED_COLUMNS = [
+    "labels", "num_labeled", "method", "acc", "scratch_labels", "match", "ratio",
+    "seeds_low", "seeds_high",
+]  # fmt: skip
+BUDGET_COLUMNS = [
+    "task", "mode", "labels", "num_labeled", "pretrain_epochs", "gain_mean", "gain_std",
+    "acc_mean", "acc_std", "pairs",
+]  # fmt: skip
 
 
 def tracked(rows: list[Row]) -> bool:
@@ -31,29 +44,58 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def _tables(rows: list[Row], summary: list[Row], gains: list[Row]) -> dict[str, Any]:
+def _seed_end(match: dict[str, Any]) -> float | str | None:
+    """One end of a labels-saved seed range: a number, or `>N` past scratch's largest budget."""
+    return f">{match['largest']}" if match["kind"] == "beyond" else match["labels"]
+
+
+def _data(d: Derived) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """Each derived table as (columns, rows), by W&B key."""
+    summary = [
+        [s["labels"], s["num_labeled"], s["method"], *s["acc"], *(s["f1"] or (None, None)),
+         s["seeds"], s["lr"], s["source"], s["pretrain_seed"], s["pretrain_epochs"]]
+        for s in d.rows
+    ]  # fmt: skip
+    gain = [
+        [g["labels"], g["num_labeled"], g["method"], g["baseline"], *g["gain"], g["seeds"]]
+        for g in d.gains
+    ]
+    lrs = [
+        [c["labels"], c["num_labeled"], c["method"], t["lr"], t["val_acc"], t["seeds"],
+         c["decided"] and t["lr"] == c["lr"]]
+        for c in d.lr_choice for t in c["tried"]
+    ]  # fmt: skip
+    saved = [
+        [e["labels"], e["num_labeled"], e["method"], e["acc"], e["scratch_labels"], e["match"],
+         e["ratio"], *(_seed_end(m) for m in e["seed_range"])]
+        for e in d.labels_saved
+    ]  # fmt: skip
+    budget = [
+        [p["task"], p["mode"], p["labels"], p["num_labeled"], p["pretrain_epochs"], *p["gain"],
+         *p["acc"], p["pairs"]]
+        for p in d.budget_curve
+    ]  # fmt: skip
+    return {
+        "report/summary": (SUMMARY_COLUMNS, summary),
+        "report/gain": (GAIN_COLUMNS, gain),
+        "report/lr_choice": (LR_COLUMNS, lrs),
+        "report/labels_saved": (SAVED_COLUMNS, saved),
+        "report/budget_curve": (BUDGET_COLUMNS, budget),
+    }
+
+
+def _tables(rows: list[Row], d: Derived) -> dict[str, Any]:
     import wandb
 
     columns = [
         k for k in dict.fromkeys(k for r in rows for k in r) if all(_scalar(r.get(k)) for r in rows)
     ]
-    summary_data = [
-        [s["labels"], s["num_labeled"], s["method"], *s["acc"], *s["f1"], s["seeds"]]
-        for s in summary
-    ]
-    gain_data = [
-        [g["labels"], g["num_labeled"], g["method"], g["baseline"], *g["gain"], g["seeds"]]
-        for g in gains
-    ]
 
     def table(cols: list[str], data: list[list[Any]]) -> Any:
         return wandb.Table(columns=cols, data=data, allow_mixed_types=True)
 
-    return {
-        "report/summary": table(SUMMARY_COLUMNS, summary_data),
-        "report/runs": table(columns, [[r.get(k) for k in columns] for r in rows]),
-        "report/gain": table(GAIN_COLUMNS, gain_data),
-    }
+    tables = {key: table(*spec) for key, spec in _data(d).items() if spec[1]}
+    return {**tables, "report/runs": table(columns, [[r.get(k) for k in columns] for r in rows])}
 
 
 def _init(**kwargs: Any) -> Any:
@@ -81,14 +123,14 @@ def _init(**kwargs: Any) -> Any:
 def log_report(
     out: Path,
     rows: list[Row],
-    summary: list[Row],
-    gains: list[Row],
+    derived: Derived,
     images: dict[str, Path],
     *,
     project: str | None = None,
     group: str | None = None,
 ) -> None:
-    """Log the report's tables and `images` (`{"report/<name>": png}`) to a new W&B run.
+    """Log the report's tables (`derived`, the runs) and `images` (`{"report/<name>": png}`)
+    to a new W&B run; a table with no rows is left out.
 
     Project and group default to the runs' own; a W&B failure only warns, since the files on
     disk are the report.
@@ -106,7 +148,7 @@ def log_report(
         )
         try:
             media = {key: wandb.Image(str(path)) for key, path in images.items()}
-            run.log({**_tables(rows, summary, gains), **media})
+            run.log({**_tables(rows, derived), **media})
         finally:
             wandb.finish()
     except Exception as err:
