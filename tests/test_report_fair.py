@@ -58,6 +58,11 @@ def test_still_improving_rule():
     early_stopped = [0.3, 0.45, 0.6, 0.7, 0.76, 0.79, 0.8, 0.8, 0.81, 0.8, 0.8, 0.8]
     assert still_improving(history(early_stopped)) is False  # k = 3: 0.80 vs 0.803
     assert still_improving(history(early_stopped[:6])) is True  # the same run cut while rising
+    # peaked early, overfit, partly recovered (a digits 1% scratch run at lr 0.003): rising at
+    # the end, but its best epoch (and best.ckpt) lies far behind: not flagged
+    peaked = [0.62, 0.7] + [0.6] * 14 + [0.64] * 4
+    assert still_improving(history(peaked)) is False
+    assert still_improving(history([0.62, 0.7] + [0.6] * 14 + [0.72] * 4)) is True  # a new best
 
 
 def test_convergence_window_threshold_and_too_short():

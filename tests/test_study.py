@@ -4,6 +4,7 @@ do not sink it, W&B groups and tags, the report at the end; the Optuna search an
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -51,40 +52,54 @@ def test_study_and_pretrained_together_are_refused(tmp_path: Path):
 
 
 def test_miniature_study_end_to_end(tmp_path: Path):
-    """Two label fractions x frozen/unfrozen x SimCLR/scratch, one seed, plus a fraction of 1.5
-    whose jobs fail: the others finish, SimCLR is pretrained once, the report is written and
-    the command exits non-zero naming the failures."""
+    """SimCLR pretrained for 1 and 2 epochs vs scratch, linear / finetune / LP-FT, two learning
+    rates, one seed, plus a fraction of 1.5 whose jobs fail: the others finish, each pretraining
+    runs once, scratch runs once per mode and lr (not once per pretraining budget, not as LP-FT),
+    the report chooses each row's lr, plots gain against pretraining epochs, and the command
+    exits non-zero naming the failures."""
     sweep = tmp_path / "study"
     proc = run_cli(
-        "pk-finetune", "-m", *TINY, "label_fraction=0.05,0.2,1.5", f"hydra.sweep.dir={sweep}",
-        cwd=tmp_path, check=False, timeout=600,
+        "pk-finetune", "-m", *TINY, "label_fraction=0.2,1.5", "optim.optimizer.lr=0.003,0.03",
+        "study.pretrain.trainer.max_epochs=1,2", f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path, check=False, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]
-    assert "4 run(s) of this sweep failed" in proc.stderr + proc.stdout
+    assert "24 run(s) of this sweep failed" in proc.stderr + proc.stdout
 
-    pretrained = list((sweep / "pretrain").glob("simclr-seed0-*/backbone.safetensors"))
-    assert len(pretrained) == 1  # once for the whole study
+    pretrained = sorted((sweep / "pretrain").glob("simclr-seed0-*/backbone.safetensors"))
+    assert len(pretrained) == 2  # once per pretraining budget for the whole study
     runs = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
-    assert len(runs) == 8
-    assert {r["method"] for r in runs} == {
-        "simclr-linear", "simclr-finetune", "scratch-linear", "scratch-finetune",
-    }  # fmt: skip
-    assert {r["pretrained"] for r in runs if r["task"] == "simclr"} == {
-        str(pretrained[0].parent.resolve())
+    methods = Counter((r["method"], r["lr"]) for r in runs)
+    for lr in (0.003, 0.03):
+        for mode in ("linear", "finetune", "lp_ft"):
+            assert methods[(f"simclr-{mode}", lr)] == 2  # one per pretraining
+        for mode in ("linear", "finetune"):
+            assert methods[(f"scratch-{mode}", lr)] == 1
+    assert len(runs) == 16
+    assert {r["weights"] for r in runs if r["task"] == "simclr"} == {
+        str(p.resolve()) for p in pretrained
     }
+    assert {r["pretrain_epochs"] for r in runs if r["task"] == "simclr"} == {1, 2}
     assert all(len(r["history"]["val/acc"]) == 1 for r in runs)  # debug=fast: one epoch
+    assert all(
+        len(r["lp_stage"]["history"]["val/acc"]) == 1 for r in runs if "lp_ft" in r["method"]
+    )
+    assert len(list((sweep / "features").glob("*.pt"))) > 0  # the probes' shared features
 
     errors = [json.loads(p.read_text()) for p in sweep.glob("*/error.json")]
-    assert len(errors) == 4 and all("label_fraction=1.5" in e["error"] for e in errors)
+    assert len(errors) == 24 and all("label_fraction=1.5" in e["error"] for e in errors)
 
     report = (sweep / "report.md").read_text()
-    for method in ("simclr-linear", "scratch-finetune"):
-        assert f"| {method} |" in report
-    assert "5% (" in report and "20% (" in report and "label_fraction=1.5" in report
-    assert (sweep / "accuracy_vs_labels.png").stat().st_size > 1000
-    assert (sweep / "val_curves.png").stat().st_size > 1000
+    for method in ("simclr", "scratch-finetune", "lp_ft", "label_fraction=1.5"):
+        assert method in report
+    assert "20% (" in report and "gain_vs_pretraining.png" in report
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert {row["lr"] for row in summary["rows"]} <= {0.003, 0.03}
+    assert summary["budget_curve"] and summary["lr_choice"]
+    for plot in ("accuracy_vs_labels", "val_curves", "gain_vs_pretraining"):
+        assert (sweep / f"{plot}.png").stat().st_size > 1000
 
-    # W&B: one group for every run of the study; tags name task, fraction, freeze, seed
+    # W&B: one group for every run of the study; tags name task, fraction, mode, lr, seed
     group = runs[0]["wandb"]["group"]
     assert group.startswith("label_efficiency-") and {r["wandb"]["group"] for r in runs} == {group}
     pre_run = wandb_run_info(next((pretrained[0].parent / "wandb").glob("offline-run-*")))
@@ -92,8 +107,10 @@ def test_miniature_study_end_to_end(tmp_path: Path):
     for path in sweep.glob("*/metrics.json"):
         run = json.loads(path.read_text())
         info = wandb_run_info(next((path.parent / "wandb").glob("offline-run-*")))
-        mode = "frozen" if run["freeze_backbone"] else "finetuned"
-        expected = {f"task:{run['task']}", f"fraction:{run['label_fraction']:g}", mode, "seed:0"}
+        expected = {
+            f"task:{run['task']}", f"fraction:{run['label_fraction']:g}",
+            f"mode:{run['finetune_mode']}", f"lr:{run['lr']:g}", "seed:0",
+        }  # fmt: skip
         assert info["group"] == group and expected <= set(info["tags"])
     assert list(sweep.glob("wandb/offline-run-*/run-*.wandb"))  # the report's own W&B run
 

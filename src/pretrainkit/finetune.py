@@ -26,7 +26,7 @@ from pretrainkit.io import write_json
 from pretrainkit.resume import resumed_config
 from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.schema import FinetuneConfig
-from pretrainkit.study import study_pretrained
+from pretrainkit.study import claim_scratch, study_pretrained
 from pretrainkit.sweeps import in_multirun, keep_sweeping
 from pretrainkit.tracking import tag_run, use_backbone
 from pretrainkit.validate import exit_on_config_error, validate
@@ -196,9 +196,13 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     cfg.freeze_backbone = mode == "linear"
     if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
         cfg.pretrained = study_pretrained(cfg)
-    elif cfg.study.scratch_modes is not None and mode not in cfg.study.scratch_modes:
-        log.info(f"skipped: this study trains scratch baselines as {list(cfg.study.scratch_modes)}")
-        return {}
+    elif cfg.study.scratch_modes is not None:  # a study's scratch baseline
+        if mode not in cfg.study.scratch_modes:
+            log.info(f"skipped: this study's scratch baselines are {list(cfg.study.scratch_modes)}")
+            return {}
+        if (same := claim_scratch(cfg)) is not None:
+            log.info(f"skipped: the same scratch run is already part of this study ({same})")
+            return {}
     run = start_run(cfg)
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg, datamodule)

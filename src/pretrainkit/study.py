@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.config import config_dir
 from pretrainkit.export import WEIGHTS
-from pretrainkit.sweeps import ERROR, write_error
+from pretrainkit.io import write_json
+from pretrainkit.sweeps import ERROR, job_overrides, write_error
 
 # The fine-tune's own choices that its pretraining must share, as the job was given them.
 SHARED = ("dataset", "backbone", "logger", "paths", "debug")
@@ -115,3 +116,18 @@ def study_pretrained(cfg: DictConfig) -> str:
             write_error(run, err)
             raise
     return str(run)
+
+
+def claim_scratch(cfg: DictConfig) -> str | None:
+    """A study's scratch job does not depend on `study.*` (its pretraining budget or seed), so
+    a sweep over those would train the same baseline once per value: the first job with these
+    settings claims them; returns the run directory of an earlier claim (skip), else None."""
+    overrides = sorted(o for o in job_overrides() if not o.lstrip("+~").startswith("study."))
+    key = hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:12]
+    marker = study_dir(cfg) / f"scratch-{key}.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{marker}.lock"):
+        if marker.is_file():
+            return json.loads(marker.read_text())["run_dir"]
+        write_json(marker, {"run_dir": str(cfg.paths.output_dir), "overrides": overrides})
+    return None

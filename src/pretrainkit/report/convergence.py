@@ -14,8 +14,10 @@ def still_improving(history: dict[str, list[Any]] | None) -> bool | None:
 
     With E recorded val/acc values (None skipped) and window k = max(3, E // 5), the run is
     flagged when mean(last k) - mean(previous k) > 0.01, i.e. the last k epochs beat the k
-    before them by more than one accuracy point. A plateau, noisy or not, and a run that early
-    stopping ended on a plateau are not flagged.
+    before them by more than one accuracy point, and the last k epochs hold its best val/acc
+    (a run that peaked early, dipped and partly recovered has its best epoch, and best.ckpt,
+    behind it). A plateau, noisy or not, and a run that early stopping ended on a plateau are
+    not flagged.
 
     Returns:
         True (flagged), False, or None when the run cannot be judged: E < 2k ("too short"),
@@ -25,7 +27,8 @@ def still_improving(history: dict[str, list[Any]] | None) -> bool | None:
     k = max(MIN_WINDOW, len(accs) // 5)
     if len(accs) < 2 * k:
         return None
-    return statistics.fmean(accs[-k:]) - statistics.fmean(accs[-2 * k : -k]) > RISE
+    rising = statistics.fmean(accs[-k:]) - statistics.fmean(accs[-2 * k : -k]) > RISE
+    return rising and max(accs[-k:]) > max(accs[:-k])
 
 
 def converged(history: dict[str, list[Any]] | None) -> bool | None:

@@ -79,7 +79,7 @@ class Classifier(BackboneModule):
         """Train the backbone too from now on, keeping the head (LP-FT's second stage)."""
         self.freeze_backbone = False
         self.on_features = False
-        self.backbone.requires_grad_(True)
+        self.backbone.requires_grad_(True).train()  # the probe kept it in eval mode
         norm = self.head[0]
         if isinstance(norm, nn.BatchNorm1d):  # features now move: a running, not exact, average
             norm.momentum = 0.1
