@@ -31,11 +31,14 @@ install: $(STAMP)  ## create .venv and install pretrainkit (editable, with dev e
 DEMO_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
 DEMO_RUN := outputs/demo/runs/$(DEMO_STAMP)
 
-demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / scratch at 1% and 10% labels, 3 seeds
+LRS ?= 0.003,0.01,0.03
+
+demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / LP-FT / scratch at 1% and 10% labels, 3 lrs, 3 seeds
 	@start=$$(date +%s) && \
 	$(BIN)/pk-pretrain experiment=demo logger.wandb.group=demo-$(DEMO_STAMP) hydra.run.dir=$(DEMO_RUN)/pretrain && \
 	$(BIN)/pk-finetune -m experiment=demo_finetune logger.wandb.group=demo-$(DEMO_STAMP) pretrained=$(DEMO_RUN)/pretrain,null \
-		freeze_backbone=true,false label_fraction=0.01,0.1 seed=0,1,2 hydra.sweep.dir=$(DEMO_RUN)/finetune && \
+		finetune_mode=linear,finetune,lp_ft optim.optimizer.lr=$(LRS) label_fraction=0.01,0.1 seed=0,1,2 \
+		hydra.sweep.dir=$(DEMO_RUN)/finetune && \
 	$(BIN)/pk-report $(DEMO_RUN)/finetune --out outputs/demo && \
 	cp outputs/demo/report.md outputs/demo/results.json $(DEMO_RUN)/ && \
 	echo "demo: $$(( $$(date +%s) - start )) s; runs in $(DEMO_RUN), table in outputs/demo/report.md"
@@ -49,7 +52,7 @@ demo-text: $(STAMP)  ## MLM on fortunes, then linear probe / fine-tune / scratch
 	$(BIN)/pk-pretrain experiment=demo_text logger.wandb.group=demo-text-$(DEMO_STAMP) hydra.run.dir=$(DEMO_TEXT_RUN)/pretrain && \
 	$(BIN)/pk-finetune -m experiment=demo_text_finetune logger.wandb.group=demo-text-$(DEMO_STAMP) \
 		pretrained=$(DEMO_TEXT_RUN)/pretrain,null data.tokenizer=$(DEMO_TEXT_RUN)/pretrain \
-		freeze_backbone=true,false label_fraction=$(TEXT_FRACTIONS) seed=0,1,2 hydra.sweep.dir=$(DEMO_TEXT_RUN)/finetune && \
+		finetune_mode=linear,finetune label_fraction=$(TEXT_FRACTIONS) seed=0,1,2 hydra.sweep.dir=$(DEMO_TEXT_RUN)/finetune && \
 	$(BIN)/pk-report $(DEMO_TEXT_RUN)/finetune --out outputs/demo_text && \
 	cp outputs/demo_text/report.md outputs/demo_text/results.json $(DEMO_TEXT_RUN)/ && \
 	echo "demo-text: $$(( $$(date +%s) - start )) s; runs in $(DEMO_TEXT_RUN), table in outputs/demo_text/report.md"

@@ -379,3 +379,13 @@ def test_names_stay_distinct_when_one_path_is_the_tail_of_another():
     shown = names(rows)
     assert len(set(shown.values())) == 4 and shown["/p/simclr"] == "simclr[p/simclr]"
     assert shown["/q/simclr-s1.2"] == "simclr[s1.2]"  # a dot in a directory is not a suffix
+
+
+def test_a_chosen_lr_at_the_edge_of_its_grid_is_named(tmp_path: Path):
+    for lr, val in ((0.001, 0.7), (0.003, 0.8), (0.01, 0.9)):  # the best is the largest
+        run(tmp_path, f"s{lr}", "simclr-linear", 0.01, 0, 0.8, lr=lr, **{"val/acc_best": val})
+        run(tmp_path, f"f{lr}", "scratch-finetune", 0.01, 0, 0.8, lr=lr, **{"val/acc_best": 0.8 if lr == 0.003 else 0.5})  # fmt: skip
+    report(tmp_path, tmp_path / "out", wandb=False)
+    text = (tmp_path / "out/report.md").read_text()
+    assert "At the edge of the grid: simclr-linear at 1% (10 labeled) (0.01)." in text
+    assert "scratch-finetune at" not in text.split("At the edge of the grid")[1]

@@ -51,6 +51,7 @@ def document(root: Path, d: Derived, failures: list[dict[str, str]], images: lis
     if _lrs_logged(d.lr_choice):
         parts += ["## Learning rate per row\n", sections.LR_INTRO]
         parts.append(sections.lr_table(d.lr_choice))
+        parts.append(sections.edge_sentence(d.lr_choice))
     if failures:
         parts += [f"## Failed runs ({len(failures)})\n", md.failures_list(failures)]
     if images:

@@ -23,8 +23,8 @@ CONVERGENCE_INTRO = (
     "Epochs the fine-tune needed to first reach 95% of its final validation accuracy "
     "(mean ± std over seeds), the epochs it ran, and the seeds still improving when they "
     "stopped: with E validation accuracies and k = max(3, E // 5), the mean of the last k beat "
-    "the mean of the k before by more than one point (runs with E < 2k are too short to "
-    "judge). A baseline still improving makes the gains over it look larger than they are.\n"
+    "the mean of the k before by more than one point and the last k hold the run's best (runs "
+    "with E < 2k are too short to judge). A baseline still improving makes the gains over it look larger than they are.\n"
 )
 
 

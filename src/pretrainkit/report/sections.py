@@ -45,6 +45,28 @@ def lr_table(choices: list[Row]) -> str:
     return table(["labels", "method", "lr chosen", "val acc % by lr"], rows)
 
 
+def at_grid_edge(choices: list[Row]) -> list[Row]:
+    """Rows whose chosen lr is the smallest or largest of three or more tried: the best may lie
+    outside the grid."""
+    edge = []
+    for c in choices:
+        tried = sorted(t["lr"] for t in c["tried"] if t["val_acc"] is not None)
+        if c["decided"] and len(tried) >= 3 and c["lr"] in (tried[0], tried[-1]):
+            edge.append(c)
+    return edge
+
+
+def edge_sentence(choices: list[Row]) -> str:
+    edge = at_grid_edge(choices)
+    if not edge:
+        return "Every chosen lr lies inside its grid.\n"
+    named = ", ".join(f"{c['method']} at {labels(c)} ({lr(c['lr'])})" for c in edge)
+    return (
+        f"At the edge of the grid: {named}. Its best lr may lie beyond; widen the grid "
+        "(optim.optimizer.lr=...) to be sure.\n"
+    )
+
+
 def _count(labels: float) -> str:
     return f"{labels:.0f}"
 
