@@ -31,7 +31,7 @@ install: $(STAMP)  ## create .venv and install pretrainkit (editable, with dev e
 DEMO_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
 DEMO_RUN := outputs/demo/runs/$(DEMO_STAMP)
 
-LRS ?= 0.003,0.01,0.03
+LRS ?= 0.001,0.003,0.01
 
 demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / LP-FT / scratch at 1% and 10% labels, 3 lrs, 3 seeds
 	@start=$$(date +%s) && \

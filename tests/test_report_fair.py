@@ -389,3 +389,13 @@ def test_a_chosen_lr_at_the_edge_of_its_grid_is_named(tmp_path: Path):
     text = (tmp_path / "out/report.md").read_text()
     assert "At the edge of the grid: simclr-linear at 1% (10 labeled) (0.01)." in text
     assert "scratch-finetune at" not in text.split("At the edge of the grid")[1]
+
+
+def test_equal_val_accuracy_goes_to_the_lower_val_loss(tmp_path: Path):
+    # both lrs reach 100% validation accuracy; lr 0.01 gets there with the lower val/loss
+    for lr, loss in ((0.001, 0.3), (0.01, 0.1)):
+        curve = {"epoch": [1, 2], "val/acc": [0.9, 1.0], "val/loss": [loss + 0.2, loss]}
+        run(tmp_path, f"r{lr}", "scratch-finetune", 1.0, 0, 0.9, lr=lr, history=curve, **{"val/acc_best": 1.0})  # fmt: skip
+    (choice,) = lr_choice(collect(tmp_path))
+    assert choice["lr"] == 0.01
+    assert [t["val_loss"] for t in choice["tried"]] == [pytest.approx(0.3), pytest.approx(0.1)]

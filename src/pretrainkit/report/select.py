@@ -3,12 +3,14 @@
 A study sweeps the fine-tune's lr as separate runs; reporting the best lr by test accuracy
 would tune on the test set, and reporting all lrs mixed would blur every method by its worst
 lr. So per row key (source, mode, label budget) the lr with the highest mean over seeds of
-val/acc_best (val/acc for runs without it) is chosen, and the row reports only its runs.
-Nothing here reads a test metric.
+val/acc_best (val/acc for runs without it) is chosen, and the row reports only its runs; equal
+accuracies (a small validation set saturates at 100%) go to the lower mean of each run's best
+val/loss, then to the smaller lr. Nothing here reads a test metric.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -36,15 +38,21 @@ def val_score(row: Row) -> float | None:
     return best if best is not None else row.get("val_acc")
 
 
+def val_loss(row: Row) -> float | None:
+    """The tie-break: the run's lowest val/loss over its epochs (None without a history)."""
+    losses = [v for v in ((row.get("history") or {}).get("val/loss") or []) if v is not None]
+    return min(losses) if losses else None
+
+
 def _lr_order(lr: float | None) -> tuple[bool, float]:
     return lr is None, lr or 0.0
 
 
-def _mean_over_seeds(runs: list[Row]) -> float | None:
-    """Mean over seeds of the per-seed mean val score; None when no run has one."""
+def _mean_over_seeds(runs: list[Row], score_of: Any = val_score) -> float | None:
+    """Mean over seeds of the per-seed mean score; None when no run has one."""
     by_seed: dict[Any, list[float]] = defaultdict(list)
     for run in runs:
-        score = val_score(run)
+        score = score_of(run)
         if score is not None:
             by_seed[run.get("seed")].append(score)
     if not by_seed:
@@ -55,13 +63,14 @@ def _mean_over_seeds(runs: list[Row]) -> float | None:
 def choose(runs: list[Row]) -> tuple[float | None, list[Row], bool]:
     """The chosen lr among one row key's runs, the val score of every lr tried, and whether a
     choice was made. One lr: it is chosen, scored or not (older runs log no lr and no val).
-    Several: the best mean val score wins (ties: the smallest lr); no choice when no lr has a
-    val score."""
+    Several: the best mean val score wins (ties: the lower mean best val/loss, then the
+    smallest lr); no choice when no lr has a val score."""
     by_lr: dict[float | None, list[Row]] = defaultdict(list)
     for run in runs:
         by_lr[run.get("lr")].append(run)
     tried = [
-        {"lr": lr, "val_acc": _mean_over_seeds(by_lr[lr]), "seeds": len({r.get("seed") for r in by_lr[lr]})}
+        {"lr": lr, "val_acc": _mean_over_seeds(by_lr[lr]), "val_loss": _mean_over_seeds(by_lr[lr], val_loss),
+         "seeds": len({r.get("seed") for r in by_lr[lr]})}
         for lr in sorted(by_lr, key=_lr_order)
     ]  # fmt: skip
     if len(tried) == 1:
@@ -69,7 +78,12 @@ def choose(runs: list[Row]) -> tuple[float | None, list[Row], bool]:
     scored = [t for t in tried if t["val_acc"] is not None]
     if not scored:
         return None, tried, False
-    best = max(scored, key=lambda t: t["val_acc"])  # first of equals: the smallest lr
+
+    def rank(t: Row) -> tuple[float, float]:
+        loss = t["val_loss"]
+        return round(t["val_acc"], 9), -loss if loss is not None else -math.inf
+
+    best = max(scored, key=rank)  # first of equals: the smallest lr
     return best["lr"], tried, True
 
 
