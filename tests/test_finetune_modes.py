@@ -173,10 +173,20 @@ def test_early_stopping_patience_is_checked(tmp_path: Path):
         EarlyStopping(patience=0)
 
 
-def test_scratch_lp_ft_is_skipped_in_a_study_that_trains_two_scratch_modes(tmp_path: Path):
-    cfg = make_cfg("finetune", ["finetune_mode=lp_ft", "logger=none"], tmp_path / "run")
-    with open_dict(cfg):
-        cfg.study.scratch_modes = ["linear", "finetune"]
-        cfg.study.dir = str(tmp_path / "study")
-    assert finetune(cfg) == {}
-    assert not (tmp_path / "run" / "metrics.json").exists()
+def test_scratch_lp_ft_is_skipped_in_a_study_that_trains_two_scratch_modes(
+    pretrained: Path, tmp_path: Path
+):
+    """`make demo`'s setting: scratch LP-FT is skipped, a pretrained backbone's LP-FT is not."""
+    results = {}
+    for source in ("null", str(pretrained)):
+        cfg = make_cfg(
+            "finetune",
+            [f"pretrained={source}", "finetune_mode=lp_ft", "logger=none"],
+            tmp_path / Path(source).name,
+        )
+        with open_dict(cfg):
+            cfg.study.scratch_modes = ["linear", "finetune"]
+            cfg.study.dir = str(tmp_path / "study")
+        results[source] = finetune(cfg)
+    assert results["null"] == {} and not (tmp_path / "null" / "metrics.json").exists()
+    assert results[str(pretrained)]["method"] == "simclr-lp_ft"

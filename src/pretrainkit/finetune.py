@@ -196,7 +196,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     cfg.freeze_backbone = mode == "linear"
     if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
         cfg.pretrained = study_pretrained(cfg)
-    elif cfg.study.scratch_modes is not None:  # a study's scratch baseline
+    elif cfg.pretrained is None and cfg.study.scratch_modes is not None:  # a study's baseline
         if mode not in cfg.study.scratch_modes:
             log.info(f"skipped: this study's scratch baselines are {list(cfg.study.scratch_modes)}")
             return {}
