@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from filelock import FileLock
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from pretrainkit.data.features import Features
 from pretrainkit.io import atomic_write
@@ -44,6 +45,17 @@ def data_digest(data: dict[str, Any], dataset: dict[str, Any]) -> str:
     ).hexdigest()
 
 
+def limited(num_items: int, batch_size: int, limit: float | int | None) -> int:
+    """How many of a split's items a Trainer `limit_*_batches` lets through (in order): an int
+    is a number of batches, a float a fraction of them (as Lightning reads it)."""
+    if limit is None or (isinstance(limit, float) and limit >= 1.0):
+        return num_items
+    batches = (
+        limit if isinstance(limit, int) else math.ceil(limit * math.ceil(num_items / batch_size))
+    )
+    return min(num_items, batches * batch_size)
+
+
 @torch.no_grad()
 def extract(
     backbone: torch.nn.Module, dataset: Any, batch_size: int, collate_fn: Any, device: torch.device
@@ -68,13 +80,18 @@ def probe_features(
     data_key: str,
     cache_dir: Path | None,
     device: torch.device,
+    limits: dict[str, float | int | None] | None = None,
 ) -> Features:
     """train/val/test features of `backbone` on `datamodule.probe_sets()`; with `cache_dir`,
     read from (or first written to) `<cache_dir>/<key>.pt`, one file per split, under a lock so
-    concurrent jobs of a sweep compute each once."""
+    concurrent jobs of a sweep compute each once. `limits` (split -> the trainer's
+    `limit_<split>_batches`) keeps only the first items a limited run would see."""
     weights = state_digest(backbone)
     out: Features = {}
     for split, (dataset, indices) in datamodule.probe_sets().items():
+        n = limited(len(indices), datamodule.batch_size, (limits or {}).get(split))
+        if n < len(indices):
+            dataset, indices = Subset(dataset, range(n)), indices[:n]
         index_digest = hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()
         key = hashlib.sha256(f"{weights}/{data_key}/{split}/{index_digest}".encode()).hexdigest()
 

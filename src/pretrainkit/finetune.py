@@ -161,6 +161,7 @@ def probe_data(cfg: DictConfig, backbone: Any, datamodule: Any) -> FeatureDataMo
         ),
         _features_cache(cfg),
         torch.device("cuda" if accelerated else "cpu"),
+        {split: cfg.trainer.get(f"limit_{split}_batches") for split in ("train", "val", "test")},
     )
     return FeatureDataModule(
         features, datamodule.num_classes, cfg.data.batch_size, cfg.data.min_steps_per_epoch
