@@ -32,7 +32,6 @@ from pretrainkit.tracking import tag_run, use_backbone
 from pretrainkit.validate import exit_on_config_error, validate
 
 log = logging.getLogger(__name__)
-MODES = ("linear", "finetune", "lp_ft")
 
 
 def finetune_mode(cfg: DictConfig) -> str:
