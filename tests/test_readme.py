@@ -56,9 +56,9 @@ def test_readme_make_targets_exist(target: str):
 
 
 def test_other_readme_commands_are_known():
-    known = ("make ", "pk-pretrain", "pk-finetune", "pk-report", "wandb ", ".venv/bin/python ")
+    known = ("make ", "pk-pretrain", "pk-finetune", "pk-report", "wandb ", ".venv/bin/python ", "bash ")
     assert all(c.startswith(known) for c in COMMANDS), [
         c for c in COMMANDS if not c.startswith(known)
     ]
-    scripts = [c.split()[1] for c in COMMANDS if c.startswith(".venv/bin/python ")]
+    scripts = [c.split()[1] for c in COMMANDS if c.startswith((".venv/bin/python ", "bash "))]
     assert all((REPO / s).is_file() for s in scripts), scripts
