@@ -56,7 +56,15 @@ def test_readme_make_targets_exist(target: str):
 
 
 def test_other_readme_commands_are_known():
-    known = ("make ", "pk-pretrain", "pk-finetune", "pk-report", "wandb ", ".venv/bin/python ", "bash ")
+    known = (
+        "make ",
+        "pk-pretrain",
+        "pk-finetune",
+        "pk-report",
+        "wandb ",
+        ".venv/bin/python ",
+        "bash ",
+    )
     assert all(c.startswith(known) for c in COMMANDS), [
         c for c in COMMANDS if not c.startswith(known)
     ]
