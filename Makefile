@@ -29,41 +29,22 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install pretrainkit (editable, with dev extras)
 
 DEMO_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
-DEMO_RUN := outputs/demo/runs/$(DEMO_STAMP)
-
 LRS ?= 0.001,0.003,0.01
+TEXT_FRACTIONS ?= 0.05
+STUDY_ARGS ?=
+# The demo and study recipes: the console-script calls they run are in src/pretrainkit/recipes.py
+# (`.venv/bin/python -m pretrainkit.recipes demo --dry-run` prints them).
+RECIPE := $(BIN)/python -m pretrainkit.recipes
 
 demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / LP-FT / scratch at 1% and 10% labels, 3 lrs, 3 seeds
-	@start=$$(date +%s) && \
-	$(BIN)/pk-pretrain experiment=demo logger.wandb.group=demo-$(DEMO_STAMP) hydra.run.dir=$(DEMO_RUN)/pretrain && \
-	$(BIN)/pk-finetune -m experiment=demo_finetune logger.wandb.group=demo-$(DEMO_STAMP) pretrained=$(DEMO_RUN)/pretrain,null \
-		finetune_mode=linear,finetune,lp_ft optim.optimizer.lr=$(LRS) label_fraction=0.01,0.1 seed=0,1,2 \
-		hydra.sweep.dir=$(DEMO_RUN)/finetune && \
-	$(BIN)/pk-report $(DEMO_RUN)/finetune --out outputs/demo && \
-	cp outputs/demo/report.md outputs/demo/results.json $(DEMO_RUN)/ && \
-	echo "demo: $$(( $$(date +%s) - start )) s; runs in $(DEMO_RUN), table in outputs/demo/report.md"
-
-DEMO_TEXT_RUN := outputs/demo_text/runs/$(DEMO_STAMP)
-TEXT_FRACTIONS ?= 0.05
+	@$(RECIPE) demo --lrs $(LRS) --stamp $(DEMO_STAMP)
 
 demo-text: $(STAMP)  ## MLM on fortunes, then linear probe / fine-tune / scratch at 5% of the labels, 3 seeds
 	@test -d /usr/share/games/fortunes || $(MAKE) data
-	@start=$$(date +%s) && \
-	$(BIN)/pk-pretrain experiment=demo_text logger.wandb.group=demo-text-$(DEMO_STAMP) hydra.run.dir=$(DEMO_TEXT_RUN)/pretrain && \
-	$(BIN)/pk-finetune -m experiment=demo_text_finetune logger.wandb.group=demo-text-$(DEMO_STAMP) \
-		pretrained=$(DEMO_TEXT_RUN)/pretrain,null data.tokenizer=$(DEMO_TEXT_RUN)/pretrain \
-		finetune_mode=linear,finetune label_fraction=$(TEXT_FRACTIONS) seed=0,1,2 hydra.sweep.dir=$(DEMO_TEXT_RUN)/finetune && \
-	$(BIN)/pk-report $(DEMO_TEXT_RUN)/finetune --out outputs/demo_text && \
-	cp outputs/demo_text/report.md outputs/demo_text/results.json $(DEMO_TEXT_RUN)/ && \
-	echo "demo-text: $$(( $$(date +%s) - start )) s; runs in $(DEMO_TEXT_RUN), table in outputs/demo_text/report.md"
-
-STUDY_RUN := outputs/study/label_efficiency/$(DEMO_STAMP)
-STUDY_ARGS ?=
+	@$(RECIPE) demo-text --fractions $(TEXT_FRACTIONS) --stamp $(DEMO_STAMP)
 
 study: $(STAMP)  ## the label-efficiency study on digits: SimCLR vs scratch x 1/10/100% labels x frozen/full x 3 seeds, report + plots
-	@start=$$(date +%s); \
-	$(BIN)/pk-finetune -m experiment=label_efficiency hydra.sweep.dir=$(STUDY_RUN) $(STUDY_ARGS); rc=$$?; \
-	echo "study: $$(( $$(date +%s) - start )) s (exit $$rc); report in $(STUDY_RUN)/report.md"; exit $$rc
+	@$(RECIPE) study --stamp $(DEMO_STAMP) -- $(STUDY_ARGS)
 
 test: $(STAMP)  ## the fast test suite (what CI runs)
 	$(BIN)/python -m pytest -m "not slow" -q --durations=10 $(PYTEST_ARGS)
