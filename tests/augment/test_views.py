@@ -1,4 +1,5 @@
-"""MultiView: one transform repeated, or one transform per view."""
+"""The views a task trains on: MultiView (one image, in the loader) and its batched twin
+BatchViews (a uint8 batch, on the device): one transform repeated, or one per view."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import itertools
 import pytest
 import torch
 
-from pretrainkit.data.views import MultiView
+from pretrainkit.augment import RandomResizedCrop, RandomSolarize
+from pretrainkit.augment import functional as AF
+from pretrainkit.augment.views import BatchViews, MultiView
 
 
 def test_one_transform_makes_n_views():
@@ -29,3 +32,23 @@ def test_a_list_gives_one_transform_per_view():
 def test_inconsistent_view_counts_are_refused(transform, n_views):
     with pytest.raises(ValueError, match="n_views"):
         MultiView(transform, n_views=n_views)
+
+
+def test_batch_views_shapes_and_standardisation():
+    torch.manual_seed(0)
+    images = (torch.rand(8, 3, 12, 12) * 255).to(torch.uint8)
+    one = BatchViews(torch.nn.Identity(), mean=[0.5] * 3, std=[0.25] * 3)
+    out = one(images)
+    assert isinstance(out, torch.Tensor)
+    torch.testing.assert_close(out, (images.float() / 255 - 0.5) / 0.25)
+    two = BatchViews(RandomResizedCrop(6), n_views=2, mean=[0.5] * 3, std=[0.25] * 3)
+    views = two(images)
+    assert [v.shape for v in views] == [torch.Size([8, 3, 6, 6])] * 2
+    assert not torch.equal(views[0], views[1])
+    listed = BatchViews([torch.nn.Identity(), RandomSolarize(p=1.0)], mean=[0.0] * 3, std=[1.0] * 3)
+    first, second = listed(images)
+    torch.testing.assert_close(second, AF.solarize(first, 128 / 255))
+    with pytest.raises(TypeError, match="uint8"):
+        one(images.float())
+    with pytest.raises(ValueError, match="n_views=3 with 2 transforms"):
+        BatchViews([torch.nn.Identity()] * 2, mean=[0.0], std=[1.0], n_views=3)

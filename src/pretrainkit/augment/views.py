@@ -1,4 +1,6 @@
-"""Turning one image into the views a pretext task trains on."""
+"""The views a pretext task trains on: `MultiView` makes them of one image in the loader (per-image
+recipes, `augment.views`); `BatchViews`, its batched twin, of a whole uint8 batch on the training
+device (`augment.device_views`, built of `transforms`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 Transform = Callable[[Any], torch.Tensor]
 
@@ -45,3 +48,43 @@ class MultiView:
         if all(t is self.transforms[0] for t in self.transforms):
             return f"MultiView(n_views={self.n_views}, transform={self.transforms[0]!r})"
         return f"MultiView(transforms={self.transforms!r})"
+
+
+class BatchViews(nn.Module):
+    """uint8 images (B, C, H, W) -> the views a task trains on, standardised.
+
+    Args:
+        transform: one augmentation (a module over float batches), or a list, one per view.
+        n_views: with one transform, how many views it makes (a list of tensors); None makes
+            one view, returned as a tensor (what single-view tasks take). Left out with a list.
+        mean, std: the dataset's per-channel statistics, applied after augmenting.
+    """
+
+    def __init__(
+        self,
+        transform: nn.Module | Sequence[nn.Module],
+        mean: Sequence[float],
+        std: Sequence[float],
+        n_views: int | None = None,
+    ) -> None:
+        super().__init__()
+        listed = not isinstance(transform, nn.Module)
+        transforms = list(transform) if listed else [transform] * (n_views or 1)  # type: ignore[arg-type]
+        if not transforms or (listed and n_views not in (None, len(transforms))):
+            raise ValueError(
+                f"n_views={n_views} with {len(transforms)} transforms: give at least one "
+                "transform, and leave n_views out or set it to their number."
+            )
+        self.transforms = nn.ModuleList(transforms)
+        self.single = not listed and n_views is None
+        self.register_buffer("mean", torch.tensor(list(mean)).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(list(std)).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if images.dtype != torch.uint8:
+            raise TypeError(f"BatchViews takes uint8 images, got {images.dtype}.")
+        if self.mean.device != images.device:  # once: a copy per batch would wait on the GPU
+            self.to(images.device)
+        x = images.float().div_(255)
+        views = [(t(x) - self.mean) / self.std for t in self.transforms]
+        return views[0] if self.single else views
