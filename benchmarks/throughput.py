@@ -47,7 +47,8 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from pretrainkit.config import config_dir
-from pretrainkit.data.datasets import TensorImages, Transformed
+from pretrainkit.data.image.datasets import TensorImages
+from pretrainkit.data.transformed import Transformed
 
 # Dense bf16 tensor-core peaks (NVIDIA datasheets), for MFU. fp32 runs use the fp32 column.
 GPU_PEAKS = {  # name fragment: (bf16, fp32) FLOP/s

@@ -31,11 +31,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader
 
+from pretrainkit.augment.normalize import eval_transform
 from pretrainkit.callbacks.knn import knn_predict
 from pretrainkit.config import config_dir
-from pretrainkit.data.datasets import Transformed
 from pretrainkit.data.splits import labeled_subset
-from pretrainkit.data.transforms import eval_transform
+from pretrainkit.data.transformed import Transformed
 from pretrainkit.export import load_backbone
 from pretrainkit.pretrain import pretrain
 

@@ -34,7 +34,7 @@ def digits_folder(tmp_path: Path) -> Path:
     """Real digits images written as PNGs, one folder per class (60 per class)."""
     from PIL import Image
 
-    from pretrainkit.data.sources import Digits
+    from pretrainkit.data.image.sources import Digits
 
     root = tmp_path / "digits_png"
     split = Digits().labeled("train")

@@ -1,4 +1,4 @@
-"""The batched random transforms: per-image parameters, their probabilities, the views' shape."""
+"""The batched random transforms: per-image parameters and their probabilities."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from pretrainkit.augment import (
-    BatchViews,
     ColorJitter,
     GaussianBlur,
     RandomGrayscale,
@@ -14,7 +13,6 @@ from pretrainkit.augment import (
     RandomResizedCrop,
     RandomSolarize,
 )
-from pretrainkit.augment import functional as AF
 
 
 def batch(n: int = 2000, channels: int = 3, size: int = 12) -> torch.Tensor:
@@ -76,22 +74,3 @@ def test_grayscale_leaves_one_channel_images_alone_and_blur_refuses_big_kernels(
     assert torch.equal(ColorJitter(saturation=0.5, hue=0.2)(x), x)  # as torchvision: no-ops on gray
     with pytest.raises(ValueError, match="kernel_size=9 is too large for"):
         GaussianBlur(9)(batch(2, size=4))
-
-
-def test_batch_views_shapes_and_standardisation():
-    images = (batch(8) * 255).to(torch.uint8)
-    one = BatchViews(torch.nn.Identity(), mean=[0.5] * 3, std=[0.25] * 3)
-    out = one(images)
-    assert isinstance(out, torch.Tensor)
-    torch.testing.assert_close(out, (images.float() / 255 - 0.5) / 0.25)
-    two = BatchViews(RandomResizedCrop(6), n_views=2, mean=[0.5] * 3, std=[0.25] * 3)
-    views = two(images)
-    assert [v.shape for v in views] == [torch.Size([8, 3, 6, 6])] * 2
-    assert not torch.equal(views[0], views[1])
-    listed = BatchViews([torch.nn.Identity(), RandomSolarize(p=1.0)], mean=[0.0] * 3, std=[1.0] * 3)
-    first, second = listed(images)
-    torch.testing.assert_close(second, AF.solarize(first, 128 / 255))
-    with pytest.raises(TypeError, match="uint8"):
-        one(images.float())
-    with pytest.raises(ValueError, match="n_views=3 with 2 transforms"):
-        BatchViews([torch.nn.Identity()] * 2, mean=[0.0], std=[1.0], n_views=3)

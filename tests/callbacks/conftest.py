@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from pretrainkit.data.monitor import MonitorFeatures
+from pretrainkit.data.image.monitor import MonitorFeatures
 
 
 def _blobs(

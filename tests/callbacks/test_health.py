@@ -12,7 +12,7 @@ from helpers import make_cfg
 from hydra.utils import instantiate
 
 from pretrainkit.callbacks.health import HealthMonitor, feature_std, rankme
-from pretrainkit.data.monitor import MonitorFeatures
+from pretrainkit.data.image.monitor import MonitorFeatures
 
 
 def with_singular_values(sigma: list[float], n: int = 50, dim: int = 8) -> torch.Tensor:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from pretrainkit.data.datasets import Transformed
 from pretrainkit.data.sampling import EpochSampler
+from pretrainkit.data.transformed import Transformed
 
 N = 50
 

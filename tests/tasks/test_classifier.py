@@ -7,7 +7,7 @@ import functools
 import torch
 
 from pretrainkit.backbones.cnn import SmallCNN
-from pretrainkit.data.sources import Digits
+from pretrainkit.data.image.sources import Digits
 from pretrainkit.tasks.classifier import Classifier
 
 

@@ -1,7 +1,9 @@
-"""Augmentation of whole batches on the training device (`data.augment_on=gpu`)."""
+"""Augmentation: per-image views made in the loader (`views.MultiView`, `normalize`) and their
+batched twins made on the training device (`views.BatchViews` of `transforms`, built on
+`functional`; `data.augment_on=gpu`, wired by `on_device`). The batched ones are named here, as
+the recipes' `device_*` configs spell them."""
 
 from pretrainkit.augment.transforms import (
-    BatchViews,
     ColorJitter,
     GaussianBlur,
     RandomGrayscale,
@@ -9,6 +11,7 @@ from pretrainkit.augment.transforms import (
     RandomResizedCrop,
     RandomSolarize,
 )
+from pretrainkit.augment.views import BatchViews
 
 __all__ = [
     "BatchViews",

@@ -3,7 +3,7 @@
 Each module mirrors the torchvision v2 transform of the same name (same arguments, same
 parameter distributions) but draws every image's parameters at once, on the batch's device, and
 never reads a value back to the host. Inputs and outputs are float images in [0, 1],
-(B, C, H, W). `BatchViews` turns a uint8 batch into the views a task trains on.
+(B, C, H, W). `views.BatchViews` turns a uint8 batch into the views a task trains on.
 
 Why not kornia or torchvision v2: torchvision v2 applied to a batch draws one set of
 parameters for all of its images; kornia 0.9 draws per image, but on the CPU, and its base
@@ -149,43 +149,3 @@ class RandomSolarize(nn.Module):
         if self.p <= 0:
             return x
         return pick(coin(len(x), self.p, x.device), AF.solarize(x, self.threshold), x)
-
-
-class BatchViews(nn.Module):
-    """uint8 images (B, C, H, W) -> the views a task trains on, standardised.
-
-    Args:
-        transform: one augmentation (a module over float batches), or a list, one per view.
-        n_views: with one transform, how many views it makes (a list of tensors); None makes
-            one view, returned as a tensor (what single-view tasks take). Left out with a list.
-        mean, std: the dataset's per-channel statistics, applied after augmenting.
-    """
-
-    def __init__(
-        self,
-        transform: nn.Module | Sequence[nn.Module],
-        mean: Sequence[float],
-        std: Sequence[float],
-        n_views: int | None = None,
-    ) -> None:
-        super().__init__()
-        listed = not isinstance(transform, nn.Module)
-        transforms = list(transform) if listed else [transform] * (n_views or 1)  # type: ignore[arg-type]
-        if not transforms or (listed and n_views not in (None, len(transforms))):
-            raise ValueError(
-                f"n_views={n_views} with {len(transforms)} transforms: give at least one "
-                "transform, and leave n_views out or set it to their number."
-            )
-        self.transforms = nn.ModuleList(transforms)
-        self.single = not listed and n_views is None
-        self.register_buffer("mean", torch.tensor(list(mean)).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(list(std)).view(1, -1, 1, 1), persistent=False)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-        if images.dtype != torch.uint8:
-            raise TypeError(f"BatchViews takes uint8 images, got {images.dtype}.")
-        if self.mean.device != images.device:  # once: a copy per batch would wait on the GPU
-            self.to(images.device)
-        x = images.float().div_(255)
-        views = [(t(x) - self.mean) / self.std for t in self.transforms]
-        return views[0] if self.single else views

@@ -6,7 +6,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
-from pretrainkit.data.monitor import MonitorFeatures
+from pretrainkit.data.image.monitor import MonitorFeatures
 
 
 class MonitorCallback(Callback):

@@ -1,6 +1,3 @@
-"""Data: sources of images, and the unlabeled/labeled data modules built on them."""
-
-from pretrainkit.data.labeled import LabeledDataModule
-from pretrainkit.data.unlabeled import UnlabeledDataModule
-
-__all__ = ["LabeledDataModule", "UnlabeledDataModule"]
+"""Data: what every kind of data shares (loaders, the resumable sampler, splits and label
+budgets, digests, the cached-feature module) here; sources, readers and data modules per kind
+of data in `image/` and `text/`, which never import each other."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import TensorDataset
 
-from pretrainkit.data.labeled import LabeledLoaders
+from pretrainkit.data.loader import LabeledLoaders
 
 Features = dict[str, tuple[torch.Tensor, torch.Tensor]]  # split -> ((N, D) features, (N,) targets)
 

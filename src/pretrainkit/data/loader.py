@@ -1,4 +1,5 @@
-"""DataLoaders shared by the data modules: resumable order, workers, pinned memory."""
+"""DataLoaders shared by the data modules of every kind of data: resumable order, workers,
+pinned memory, and the train/val/test loaders of a fine-tuning module."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, Dataset
 
-from pretrainkit.data.datasets import Transformed
-from pretrainkit.data.sampling import EpochSampler
+from pretrainkit.data.sampling import EpochSampler, epoch_repeats
+from pretrainkit.data.transformed import Transformed
 
 
 def loader_kwargs(
@@ -93,3 +95,62 @@ class ResumableLoaders(L.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "epoch" in state_dict:
             self._resume_at = (state_dict["epoch"], state_dict["batches"])
+
+
+class LabeledLoaders(ResumableLoaders):
+    """The loaders of a fine-tuning data module whose `setup` makes `train_set`, `val_set` and
+    `test_set` (shared by the image and text modules)."""
+
+    train_set: Any
+    val_set: Any
+    test_set: Any
+    split_indices: dict[str, np.ndarray]  # which source examples each set holds
+    min_steps_per_epoch: int = 0
+
+    @property
+    def num_labeled(self) -> int:
+        """How many labeled examples the classifier trains on."""
+        self.setup()
+        return len(self.train_set)  # type: ignore[arg-type]
+
+    def probe_sets(self) -> dict[str, tuple[Any, np.ndarray]]:
+        """train, val and test as a frozen backbone's features are computed from them (the
+        training examples without augmentation), each with the indices it was drawn from."""
+        self.setup()
+        return {
+            "train": (self.train_set, self.split_indices["train"]),
+            "val": (self.val_set, self.split_indices["val"]),
+            "test": (self.test_set, self.split_indices["test"]),
+        }
+
+    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
+        """How examples become a batch (None: the default collate)."""
+        return None
+
+    def _loader(
+        self, dataset: Any, shuffle: bool, collate_fn: Callable[[list[Any]], Any] | None = None
+    ) -> DataLoader:
+        world = self.trainer.world_size if self.trainer else 1
+        repeats = epoch_repeats(len(dataset), self.batch_size, self.min_steps_per_epoch, world)
+        repeats = repeats if shuffle else 1
+        return self.make_loader(
+            dataset,
+            train=shuffle,
+            # training: only full batches once there are more labels than one batch, so a
+            # trailing batch of one never reaches BatchNorm; eval: every example counts
+            drop_last=shuffle and len(dataset) * repeats > self.batch_size * world,
+            collate_fn=collate_fn or self.collate_fn(),
+            repeats=repeats,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.test_set, shuffle=False)

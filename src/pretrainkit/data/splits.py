@@ -1,8 +1,16 @@
-"""Stratified, seeded index selection: label fractions, labels per class, held-out splits."""
+"""Splits and label budgets: the train/test names every source serves, and stratified, seeded
+index selection (label fractions, labels per class, held-out splits)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+SPLITS = ("train", "test")  # the labeled splits a source returns
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}: expected 'train' or 'test'.")
 
 
 def _by_class(targets: np.ndarray, seed: int) -> dict[int, np.ndarray]:

@@ -10,8 +10,8 @@ from helpers import make_cfg
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-from pretrainkit.data import UnlabeledDataModule
-from pretrainkit.data.on_device import augments_on_device
+from pretrainkit.augment.on_device import augments_on_device
+from pretrainkit.data.image.unlabeled import UnlabeledDataModule
 
 
 def module(augment_on: str, workers: int = 0, task: str = "simclr") -> UnlabeledDataModule:

@@ -1,4 +1,4 @@
-"""The pretraining data module: unlabeled images through a task's view transform."""
+"""The image pretraining data module: unlabeled images through a task's view transform."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from pretrainkit.data.datasets import Transformed
+from pretrainkit.augment.on_device import (
+    AugmentOn,
+    Decode,
+    augment_batch,
+    augments_on_device,
+    collate_seeded,
+)
+from pretrainkit.data.image.monitor import MonitorSet
+from pretrainkit.data.image.sources import ImageSource
 from pretrainkit.data.loader import ResumableLoaders
-from pretrainkit.data.monitor import MonitorSet
-from pretrainkit.data.on_device import AugmentOn, augment_batch, augments_on_device, collate_seeded
-from pretrainkit.data.sources import ImageSource
 from pretrainkit.data.splits import stratified_split
-from pretrainkit.data.transforms import Decode
+from pretrainkit.data.transformed import Transformed
 
 log = logging.getLogger(__name__)
 

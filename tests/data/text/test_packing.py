@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from pretrainkit.data.packing import PackedBlocks, document_cut
-from pretrainkit.data.text_sources import TextFiles
-from pretrainkit.data.token_cache import token_cache
+from pretrainkit.data.text.files import TextFiles
+from pretrainkit.data.text.packing import PackedBlocks, document_cut
+from pretrainkit.data.text.token_cache import token_cache
 
 
 @pytest.fixture

@@ -1,18 +1,15 @@
-"""Map-style datasets the sources return: images in memory, or image files on disk."""
+"""Map-style datasets the image sources return: images in memory, or image files on disk."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-
-from pretrainkit.data.sampling import seeded_call
 
 log = logging.getLogger(__name__)
 
@@ -139,42 +136,3 @@ class ImageFiles(Dataset):
                     len(self.bad),
                 )
         raise UnreadableImageError(f"none of the {len(self)} image files could be decoded.")
-
-
-class Transformed(Dataset):
-    """A view of `dataset` through `transform`, optionally restricted to `indices`; with
-    `with_seed`, each item comes with the seed its `(index, seed)` key carried."""
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        transform: Callable[[Any], Any],
-        indices: np.ndarray | None = None,
-        with_target: bool = True,
-        cache: bool = False,
-        with_seed: bool = False,
-    ) -> None:
-        self.dataset = dataset
-        self.transform = transform
-        self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)  # type: ignore[arg-type]
-        self.with_target = with_target
-        self.with_seed = with_seed  # (item, seed): the seed of augmentations done later, batched
-        # For deterministic transforms: each item is computed once, then served from memory.
-        self.cache: dict[int, Any] | None = {} if cache else None
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, key: int | tuple[int, int]) -> Any:
-        # (index, seed) from an EpochSampler: the item's random transform draws from its own seed
-        i, seed = key if isinstance(key, tuple) else (key, None)
-        if self.cache is not None and i in self.cache:
-            return self.cache[i]
-        image, target = self.dataset[int(self.indices[i])]
-        out = seeded_call(self.transform, image, seed)
-        item = (out, target) if self.with_target else out
-        if self.with_seed:
-            item = (item, seed)
-        if self.cache is not None:
-            self.cache[i] = item
-        return item

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from transformers import PreTrainedTokenizerFast
 
-from pretrainkit.data.text_sources import FORTUNES_ROOT, Fortunes
-from pretrainkit.data.tokenizer import save_tokenizer, train_tokenizer
+from pretrainkit.data.text.fortunes import FORTUNES_ROOT, Fortunes
+from pretrainkit.data.text.tokenizer import save_tokenizer, train_tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -1,69 +1,16 @@
-"""Text sources read real text, keep test texts out of pretraining, and fail clearly."""
+"""TextFiles reads your own text (plain, JSON lines, CSV; class folders or label columns) and
+fails clearly."""
 
 from __future__ import annotations
 
 import json
-import struct
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pretrainkit.data.text_sources import (
-    DEFAULT_CATEGORIES,
-    FORTUNES_ROOT,
-    Fortunes,
-    HFDiskDataset,
-    TextFiles,
-)
-
-
-def strfile_count(category: str) -> int:
-    """The entry count Debian's strfile wrote into the category's .dat index."""
-    header = (Path(FORTUNES_ROOT) / f"{category}.dat").read_bytes()[:8]
-    return struct.unpack(">II", header)[1]
-
-
-def test_fortunes_classes_and_stratified_test_split(fortunes: Fortunes):
-    train, test = fortunes.labeled("train"), fortunes.labeled("test")
-    assert fortunes.classes == list(DEFAULT_CATEGORIES) and fortunes.num_classes == 8
-    counts = np.bincount(train.targets, minlength=8) + np.bincount(test.targets, minlength=8)
-    assert counts.tolist() == [strfile_count(c) for c in DEFAULT_CATEGORIES]
-    assert counts.tolist() == [1051, 1203, 582, 703, 625, 720, 630, 548]
-    assert np.bincount(test.targets).tolist() == [round(0.2 * n) for n in counts]
-    assert train.targets.dtype == np.int64 and len(train.texts) == len(train)
-    assert np.array_equal(Fortunes().labeled("test").targets, test.targets)  # fixed split
-    assert "%" not in {t.strip() for t in train.texts} and all(t == t.strip() for t in train.texts)
-
-
-def test_fortunes_documents_are_every_category_less_the_test_texts(fortunes: Fortunes):
-    docs = list(fortunes.documents())
-    test = set(fortunes.labeled("test").texts)
-    assert not test & set(docs)  # no test text is pretrained on, not even a duplicate
-    # every train text is, but for 2 that are test texts too (cross-category duplicates)
-    assert len(set(fortunes.labeled("train").texts) - set(docs)) == 2
-    every = [e for name in fortunes.files for e in fortunes.entries(name)]
-    assert len(fortunes.files) == 43 and len(every) == sum(map(strfile_count, fortunes.files))
-    # all 43 files, shuffled with split_seed so no category forms the stream's validation tail
-    assert sorted(docs) == sorted(e for e in every if e not in test) and docs != sorted(docs)
-    assert docs == list(fortunes.documents())  # the same order every time
-    assert fortunes.entries("cookie")[0] in docs  # categories outside the labels count too
-
-
-def test_fortunes_errors_say_what_to_do(tmp_path: Path, fortunes: Fortunes):
-    with pytest.raises(FileNotFoundError, match="fortunes. package is missing.*make data"):
-        Fortunes(root=str(tmp_path))
-    with pytest.raises(ValueError, match=r"unknown fortune categories \['jokes'\].*computers"):
-        Fortunes(categories=["computers", "jokes"])
-    with pytest.raises(ValueError, match="split='val'"):
-        fortunes.labeled("val")
-
-
-def test_fortunes_fingerprint_follows_the_options(fortunes: Fortunes):
-    assert fortunes.fingerprint() == Fortunes().fingerprint()
-    assert fortunes.fingerprint() != Fortunes(split_seed=1).fingerprint()
-    assert fortunes.fingerprint() != Fortunes(categories=["zippy", "work"]).fingerprint()
+from pretrainkit.data.text.files import TextFiles
+from pretrainkit.data.text.fortunes import Fortunes
 
 
 @pytest.fixture
@@ -193,57 +140,3 @@ def test_fingerprint_changes_with_the_files(tmp_path: Path, zippy: list[str]):
     assert TextFiles(str(path), separator="file").fingerprint() != before
     path.write_text(zippy[0] + "\n" + zippy[1])
     assert TextFiles(str(path)).fingerprint() != before
-
-
-@pytest.fixture
-def hf_dict(tmp_path: Path, fortunes: Fortunes) -> Path:
-    import datasets
-
-    features = datasets.Features(
-        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["work", "zippy"])}
-    )
-    split = {
-        name: datasets.Dataset.from_dict(
-            {
-                "text": fortunes.entries("work")[lo:hi] + fortunes.entries("zippy")[lo:hi],
-                "label": [0] * (hi - lo) + [1] * (hi - lo),
-            },
-            features=features,
-        )
-        for name, (lo, hi) in {"train": (0, 20), "test": (20, 25)}.items()
-    }
-    datasets.DatasetDict(split).save_to_disk(str(tmp_path / "hf"))
-    return tmp_path / "hf"
-
-
-def test_hf_disk_dataset_dict(hf_dict: Path, fortunes: Fortunes):
-    source = HFDiskDataset(str(hf_dict))
-    assert source.classes == ["work", "zippy"]
-    docs = list(source.documents())
-    assert docs == fortunes.entries("work")[:20] + fortunes.entries("zippy")[:20]
-    test = source.labeled("test")
-    assert (
-        test.texts[:5] == fortunes.entries("work")[20:25]
-        and test.targets.tolist() == [0] * 5 + [1] * 5
-    )
-    with pytest.raises(ValueError, match="has no column 'body'"):
-        HFDiskDataset(str(hf_dict), text_field="body").documents()
-
-
-def test_hf_disk_single_dataset_holds_out_a_test_split(tmp_path: Path, fortunes: Fortunes):
-    import datasets
-
-    texts = fortunes.entries("work")[:10] + fortunes.entries("zippy")[:10]
-    labels = ["work"] * 10 + ["zippy"] * 10  # plain strings, not a ClassLabel
-    datasets.Dataset.from_dict({"text": texts, "label": labels}).save_to_disk(str(tmp_path / "d"))
-    source = HFDiskDataset(str(tmp_path / "d"))
-    test = source.labeled("test")
-    assert np.bincount(test.targets).tolist() == [2, 2] and len(source.labeled("train")) == 16
-    docs = list(source.documents())
-    assert len(docs) == 16 and not set(docs) & set(test.texts)
-
-
-def test_hf_disk_without_datasets_says_pip_install(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets -> ImportError
-    with pytest.raises(ImportError, match="pip install datasets"):
-        HFDiskDataset("/nonexistent").documents()

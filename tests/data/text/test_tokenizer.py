@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from pretrainkit.data.text_sources import Fortunes
-from pretrainkit.data.tokenizer import (
+from pretrainkit.data.text.fortunes import Fortunes
+from pretrainkit.data.text.tokenizer import (
     document_separator_id,
     is_continuation_table,
     load_tokenizer,

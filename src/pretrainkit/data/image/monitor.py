@@ -11,9 +11,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from pretrainkit.data.datasets import TensorImages, Transformed
-from pretrainkit.data.sources import ImageSource
+from pretrainkit.data.image.datasets import TensorImages
+from pretrainkit.data.image.sources import ImageSource
 from pretrainkit.data.splits import labeled_subset, stratified_split
+from pretrainkit.data.transformed import Transformed
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The fine-tuning data module: a stratified labeled subset, a validation split, the test split."""
+"""The image fine-tuning data module: a stratified labeled subset, a validation split, the test
+split."""
 
 from __future__ import annotations
 
@@ -9,72 +10,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from pretrainkit.data.datasets import TensorImages, Transformed
-from pretrainkit.data.loader import ResumableLoaders
-from pretrainkit.data.on_device import AugmentOn, augment_batch, augments_on_device, collate_seeded
-from pretrainkit.data.sampling import epoch_repeats
-from pretrainkit.data.sources import ImageSource
+from pretrainkit.augment.on_device import (
+    AugmentOn,
+    Decode,
+    augment_batch,
+    augments_on_device,
+    collate_seeded,
+)
+from pretrainkit.data.image.datasets import TensorImages
+from pretrainkit.data.image.sources import ImageSource
+from pretrainkit.data.loader import LabeledLoaders
 from pretrainkit.data.splits import check_label_budget, train_val_indices
-from pretrainkit.data.transforms import Decode
-
-
-class LabeledLoaders(ResumableLoaders):
-    """The loaders of a fine-tuning data module whose `setup` makes `train_set`, `val_set` and
-    `test_set` (shared by the image and text modules)."""
-
-    train_set: Any
-    val_set: Any
-    test_set: Any
-    split_indices: dict[str, np.ndarray]  # which source examples each set holds
-    min_steps_per_epoch: int = 0
-
-    @property
-    def num_labeled(self) -> int:
-        """How many labeled examples the classifier trains on."""
-        self.setup()
-        return len(self.train_set)  # type: ignore[arg-type]
-
-    def probe_sets(self) -> dict[str, tuple[Any, np.ndarray]]:
-        """train, val and test as a frozen backbone's features are computed from them (the
-        training examples without augmentation), each with the indices it was drawn from."""
-        self.setup()
-        return {
-            "train": (self.train_set, self.split_indices["train"]),
-            "val": (self.val_set, self.split_indices["val"]),
-            "test": (self.test_set, self.split_indices["test"]),
-        }
-
-    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
-        """How examples become a batch (None: the default collate)."""
-        return None
-
-    def _loader(
-        self, dataset: Any, shuffle: bool, collate_fn: Callable[[list[Any]], Any] | None = None
-    ) -> DataLoader:
-        world = self.trainer.world_size if self.trainer else 1
-        repeats = epoch_repeats(len(dataset), self.batch_size, self.min_steps_per_epoch, world)
-        repeats = repeats if shuffle else 1
-        return self.make_loader(
-            dataset,
-            train=shuffle,
-            # training: only full batches once there are more labels than one batch, so a
-            # trailing batch of one never reaches BatchNorm; eval: every example counts
-            drop_last=shuffle and len(dataset) * repeats > self.batch_size * world,
-            collate_fn=collate_fn or self.collate_fn(),
-            repeats=repeats,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.val_set, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        self.setup()
-        return self._loader(self.test_set, shuffle=False)
+from pretrainkit.data.transformed import Transformed
 
 
 class LabeledDataModule(LabeledLoaders):

@@ -9,7 +9,8 @@ import pytest
 import torch
 from helpers import FASHION_ROOT, require_fashion_mnist
 
-from pretrainkit.data.sources import CIFAR10, Digits, FashionMNIST, ImageFolder
+from pretrainkit.data.image.folder import ImageFolder
+from pretrainkit.data.image.sources import CIFAR10, Digits, FashionMNIST
 
 
 def test_digits_fixed_stratified_test_split():

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from tokenizers.trainers import BpeTrainer, WordPieceTrainer
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from pretrainkit.data.text_sources import digest
+from pretrainkit.data.digest import digest
 
 KINDS = ("wordpiece", "bpe")
 # Fixed order, so the ids are the same in every tokenizer trained here: [PAD]=0 ... [MASK]=4.

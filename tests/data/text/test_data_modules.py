@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from pretrainkit.data import tokenizer as tokenizer_module
-from pretrainkit.data.text import LabeledTextDataModule, TextDataModule
-from pretrainkit.data.text_sources import Fortunes, TextFiles
-from pretrainkit.data.tokenizer import load_tokenizer
+from pretrainkit.data.text import tokenizer as tokenizer_module
+from pretrainkit.data.text.files import TextFiles
+from pretrainkit.data.text.fortunes import Fortunes
+from pretrainkit.data.text.labeled import LabeledTextDataModule
+from pretrainkit.data.text.tokenizer import load_tokenizer
+from pretrainkit.data.text.unlabeled import TextDataModule
 
 
 def test_pretraining_module_on_fortunes(fortunes: Fortunes, tmp_path: Path):

@@ -14,8 +14,8 @@ import numpy as np
 from filelock import FileLock
 from transformers import PreTrainedTokenizerFast
 
-from pretrainkit.data.text_sources import TextSource
-from pretrainkit.data.tokenizer import document_separator_id
+from pretrainkit.data.text.sources import TextSource
+from pretrainkit.data.text.tokenizer import document_separator_id
 from pretrainkit.io import write_json
 
 FORMAT_VERSION = 1  # bump when the stream's layout changes: old caches are then not reused

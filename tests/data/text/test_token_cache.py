@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pretrainkit.data.text_sources import LabeledTexts, TextFiles, TextSource
-from pretrainkit.data.token_cache import token_cache
+from pretrainkit.data.text.files import TextFiles
+from pretrainkit.data.text.sources import LabeledTexts, TextSource
+from pretrainkit.data.text.token_cache import token_cache
 
 
 class Counting(TextSource):

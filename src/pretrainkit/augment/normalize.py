@@ -1,0 +1,26 @@
+"""Per-image transform pieces YAML cannot express directly (a torch dtype is not a config
+value): the standardisation that ends every CPU recipe, and the evaluation protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torchvision.transforms import v2
+
+
+def to_float_normalized(mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+    """uint8 image -> float in [0, 1] -> standardised with the dataset's `mean` and `std`."""
+    return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
+
+
+def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+    """The fixed evaluation protocol: resize the short side, centre-crop, standardise."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(image_size, antialias=True),
+            v2.CenterCrop(image_size),
+            to_float_normalized(mean, std),
+        ]
+    )
