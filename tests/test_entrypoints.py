@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 from test_configs import TEXT_TASKS, options
 
 from pretrainkit.finetune import finetune
-from pretrainkit.io import sha256
 from pretrainkit.pretrain import pretrain
+from pretrainkit.run.io import sha256
 
 DATASETS = ["digits", "fashion_mnist", "image_folder"]
 
@@ -173,7 +173,7 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path):
 
 def test_backbone_for_another_image_size_is_refused_before_training(tmp_path: Path):
     pre = tmp_path / "pre"  # a ViT built for 28 px Fashion-MNIST-sized inputs ...
-    from pretrainkit.export import save_backbone
+    from pretrainkit.run.export import save_backbone
 
     save_backbone(instantiate_backbone("vit_tiny", "dataset.image_size=28"), pre, {"in_chans": 1})
     cfg = make_cfg(

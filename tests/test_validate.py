@@ -12,7 +12,7 @@ from helpers import make_cfg, run_cli
 from hydra.errors import ConfigCompositionException
 from test_configs import FINETUNE_ONLY, options
 
-from pretrainkit.export import load_backbone
+from pretrainkit.run.export import load_backbone
 from pretrainkit.schema import FinetuneConfig, PretrainConfig
 from pretrainkit.validate import ConfigError, exit_on_config_error, validate
 
@@ -74,7 +74,7 @@ BAD = [
 def weights(tmp_path: Path) -> Path:
     """A bare weights file (no backbone.yaml beside it) of the small CNN."""
     from pretrainkit.backbones.cnn import SmallCNN
-    from pretrainkit.export import SPEC, save_backbone
+    from pretrainkit.run.export import SPEC, save_backbone
 
     save_backbone(SmallCNN(in_chans=1), tmp_path / "cnn", {})
     (tmp_path / "cnn" / SPEC).unlink()

@@ -20,15 +20,16 @@ from omegaconf import DictConfig, OmegaConf
 from pretrainkit.callbacks import EarlyStopping, KeepBest, MetricHistory
 from pretrainkit.config import config_dir
 from pretrainkit.data.features import FeatureDataModule
-from pretrainkit.export import load_backbone, locate
 from pretrainkit.features import data_digest, probe_features
-from pretrainkit.io import write_json
-from pretrainkit.resume import resumed_config
-from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.run.export import load_backbone, locate
+from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
+from pretrainkit.run.io import write_json
+from pretrainkit.run.resume import resumed_config
+from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.run.study import claim_scratch, study_pretrained
+from pretrainkit.run.sweeps import in_multirun, keep_sweeping
+from pretrainkit.run.tracking import tag_run, use_backbone
 from pretrainkit.schema import FinetuneConfig
-from pretrainkit.study import claim_scratch, study_pretrained
-from pretrainkit.sweeps import in_multirun, keep_sweeping
-from pretrainkit.tracking import tag_run, use_backbone
 from pretrainkit.validate import exit_on_config_error, validate
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def history(trainer: Any) -> dict[str, list[float | None]] | None:
 def _features_cache(cfg: DictConfig) -> Path | None:
     if cfg.probe.cache_dir is not None:
         return Path(cfg.probe.cache_dir)
-    return Path(HydraConfig.get().sweep.dir) / "features" if in_multirun() else None
+    return Path(HydraConfig.get().sweep.dir) / FEATURES if in_multirun() else None
 
 
 def probe_data(cfg: DictConfig, backbone: Any, datamodule: Any) -> FeatureDataModule:
@@ -182,7 +183,7 @@ def fit_probe(cfg: DictConfig, model: Any, datamodule: Any) -> dict[str, Any]:
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
-        default_root_dir=str(Path(cfg.paths.output_dir) / "lp_stage"),
+        default_root_dir=str(Path(cfg.paths.output_dir) / LP_STAGE),
     )
     trainer.fit(model, datamodule=datamodule)
     keep.restore(model)
@@ -227,9 +228,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     trainer = build_trainer(cfg, loggers)
     if info.get("wandb"):
         weights = locate(cfg.pretrained)
-        use_backbone(
-            loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info
-        )
+        use_backbone(loggers, info["wandb"]["artifact"], [weights, weights.with_name(SPEC)], info)
     trainer.fit(model, datamodule=fit_data, ckpt_path=run.ckpt_path)
     metrics = scalar_metrics(trainer)  # the last epoch's train/* and val/*
     # the callback that keeps best.ckpt (the others keep last.ckpt and step.ckpt)
@@ -248,7 +247,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     if lp_stage is not None:
         result["lp_stage"] = lp_stage
     if trainer.is_global_zero:
-        write_json(run.dir / "metrics.json", result)
+        write_json(run.dir / METRICS, result)
     finish(loggers)
     return result
 

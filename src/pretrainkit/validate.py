@@ -23,7 +23,7 @@ from typing import Any, get_type_hints
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from pretrainkit.export import locate
+from pretrainkit.run.export import locate
 from pretrainkit.schema import alternatives, mismatch, show
 
 # Keys that `hydra.utils.instantiate` reads itself: not arguments of the target.
