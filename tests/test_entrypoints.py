@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import make_cfg, require_fashion_mnist, run_cli
+from helpers import TEXT_TASKS, make_cfg, options, require_fashion_mnist, run_cli
 from omegaconf import open_dict
 from safetensors.torch import load_file
-from test_configs import TEXT_TASKS, options
 
 from pretrainkit.finetune import finetune
 from pretrainkit.pretrain import pretrain

@@ -19,6 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.callbacks import EarlyStopping, KeepBest, MetricHistory
 from pretrainkit.config import config_dir
+from pretrainkit.config.schema import FinetuneConfig
+from pretrainkit.config.validate import exit_on_config_error, validate
 from pretrainkit.data.features import FeatureDataModule
 from pretrainkit.features import data_digest, probe_features
 from pretrainkit.run.export import load_backbone, locate
@@ -29,8 +31,6 @@ from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_m
 from pretrainkit.run.study import claim_scratch, study_pretrained
 from pretrainkit.run.sweeps import in_multirun, keep_sweeping
 from pretrainkit.run.tracking import tag_run, use_backbone
-from pretrainkit.schema import FinetuneConfig
-from pretrainkit.validate import exit_on_config_error, validate
 
 log = logging.getLogger(__name__)
 

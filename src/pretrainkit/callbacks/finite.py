@@ -9,8 +9,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from pretrainkit.config.values import Range
 from pretrainkit.run.resume import last_checkpoint
-from pretrainkit.schema import Range
 
 NONE = torch.iinfo(torch.long).max  # "no non-finite loss yet": the neutral element of a min
 

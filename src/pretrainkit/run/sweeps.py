@@ -19,9 +19,9 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from pretrainkit.config.checks import ConfigError
 from pretrainkit.run.files import ERROR, METRICS
 from pretrainkit.run.io import write_json
-from pretrainkit.validate import ConfigError
 
 log = logging.getLogger(__name__)
 
