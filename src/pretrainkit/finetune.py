@@ -26,6 +26,7 @@ from pretrainkit.features import data_digest, probe_features
 from pretrainkit.run.export import load_backbone, locate
 from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
 from pretrainkit.run.io import write_json
+from pretrainkit.run.record import describe, tags
 from pretrainkit.run.resume import resumed_config
 from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.run.study import claim_scratch, study_pretrained
@@ -87,53 +88,6 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
             "fine-tune at the same dataset.image_size and dataset.in_chans, or pick another backbone."
         ) from err
     backbone.train(was_training)
-
-
-def describe(
-    cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int
-) -> dict[str, Any]:
-    """What produced a fine-tune run's numbers: written beside them in metrics.json. `weights`
-    (the file) tells pretraining sources apart, also two bare files of one task."""
-    task = info.get("task", "unknown" if cfg.pretrained else "scratch")  # bare weights: unknown
-    mode = finetune_mode(cfg)
-    weights = locate(cfg.pretrained).resolve() if cfg.pretrained else None
-    pretraining = info.get("config") or {}
-    return {
-        "method": f"{task}-{mode}",
-        "finetune_mode": mode,
-        "pretrained": str(weights.parent) if weights else None,
-        "weights": str(weights) if weights else None,
-        "task": task,
-        "pretrain_seed": pretraining.get("seed"),
-        "pretrain_epochs": (pretraining.get("trainer") or {}).get("max_epochs"),
-        "backbone": backbone.spec.get("name")
-        or backbone.spec.get("config", {}).get("model_type")
-        or backbone.spec["_target_"].rsplit(".", 1)[-1],
-        "dataset": cfg.dataset.name,
-        "freeze_backbone": mode == "linear",
-        "lr": float(cfg.optim.optimizer.lr),
-        "label_fraction": cfg.label_fraction if cfg.labels_per_class is None else None,
-        "labels_per_class": cfg.labels_per_class,
-        "num_labeled": num_labeled,
-        "seed": cfg.seed,
-    }
-
-
-def tags(result: dict[str, Any]) -> list[str]:
-    """W&B tags that name the run's place in a study: task, labels, freeze, seed."""
-    labels = (
-        f"labels_per_class:{result['labels_per_class']}"
-        if result["labels_per_class"] is not None
-        else f"fraction:{result['label_fraction']:g}"
-    )
-    mode = f"mode:{result['finetune_mode']}"
-    return [
-        f"task:{result['task']}",
-        labels,
-        mode,
-        f"lr:{result['lr']:g}",
-        f"seed:{result['seed']}",
-    ]
 
 
 def history(trainer: Any) -> dict[str, list[float | None]] | None:
@@ -240,7 +194,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     curves = history(trainer)  # now: testing from best.ckpt restores the callback's older state
     trainer.test(model, datamodule=fit_data, ckpt_path=best)
     metrics.update(scalar_metrics(trainer))
-    about = describe(cfg, info, backbone, datamodule.num_labeled)
+    about = describe(cfg, mode, info, backbone, datamodule.num_labeled)
     # W&B: tags, and `about` in the config so the UI can group by method, task, labels
     where = tag_run(loggers, tags(about), {"run": about})
     result = {**about, **metrics, "history": curves, "wandb": where}
