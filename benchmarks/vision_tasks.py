@@ -36,8 +36,8 @@ from pretrainkit.callbacks.knn import knn_predict
 from pretrainkit.config import config_dir
 from pretrainkit.data.splits import labeled_subset
 from pretrainkit.data.transformed import Transformed
-from pretrainkit.export import load_backbone
 from pretrainkit.pretrain import pretrain
+from pretrainkit.run.export import load_backbone
 
 CALIBRATION_STEPS = 12  # the first 3 are warm-up and not timed
 TEXT_TASKS = {"mlm", "clm"}

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, open_dict
 from pretrainkit.config import config_dir
 
 REPO = Path(__file__).resolve().parents[1]
+CONF = Path(config_dir())
 BIN = Path(sys.executable).parent
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
@@ -32,6 +33,17 @@ SHRINK = [
     "trainer.enable_progress_bar=false",
     "trainer.accelerator=cpu",
 ]
+
+
+# Options of the config groups that need more than the defaults.
+TEXT_DATASETS = {"fortunes", "text_files", "hf_disk"}
+TEXT_TASKS = {"mlm", "clm"}
+FINETUNE_ONLY = {"label_efficiency", "finetune_optuna"}  # experiments for pk-finetune
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group: `conf/<group>/*.yaml`."""
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 def make_cfg(

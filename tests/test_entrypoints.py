@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import make_cfg, require_fashion_mnist, run_cli
+from helpers import TEXT_TASKS, make_cfg, options, require_fashion_mnist, run_cli
 from omegaconf import open_dict
 from safetensors.torch import load_file
-from test_configs import TEXT_TASKS, options
 
 from pretrainkit.finetune import finetune
-from pretrainkit.io import sha256
 from pretrainkit.pretrain import pretrain
+from pretrainkit.run.io import sha256
 
 DATASETS = ["digits", "fashion_mnist", "image_folder"]
 
@@ -173,7 +172,7 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path):
 
 def test_backbone_for_another_image_size_is_refused_before_training(tmp_path: Path):
     pre = tmp_path / "pre"  # a ViT built for 28 px Fashion-MNIST-sized inputs ...
-    from pretrainkit.export import save_backbone
+    from pretrainkit.run.export import save_backbone
 
     save_backbone(instantiate_backbone("vit_tiny", "dataset.image_size=28"), pre, {"in_chans": 1})
     cfg = make_cfg(

@@ -25,7 +25,7 @@ from helpers import make_cfg
 
 import pretrainkit.finetune
 import pretrainkit.pretrain
-from pretrainkit.runs import build_trainer
+from pretrainkit.run.steps import build_trainer
 
 STEPS = 2
 QUIET = [  # a run of STEPS steps, nothing logged, the progress bar on, nothing written

@@ -16,7 +16,7 @@ from filelock import FileLock
 from torch.utils.data import DataLoader, Subset
 
 from pretrainkit.data.features import Features
-from pretrainkit.io import atomic_write
+from pretrainkit.run.io import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -19,17 +19,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.callbacks import EarlyStopping, KeepBest, MetricHistory
 from pretrainkit.config import config_dir
+from pretrainkit.config.schema import FinetuneConfig
+from pretrainkit.config.validate import exit_on_config_error, validate
 from pretrainkit.data.features import FeatureDataModule
-from pretrainkit.export import load_backbone, locate
 from pretrainkit.features import data_digest, probe_features
-from pretrainkit.io import write_json
-from pretrainkit.resume import resumed_config
-from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
-from pretrainkit.schema import FinetuneConfig
-from pretrainkit.study import claim_scratch, study_pretrained
-from pretrainkit.sweeps import in_multirun, keep_sweeping
-from pretrainkit.tracking import tag_run, use_backbone
-from pretrainkit.validate import exit_on_config_error, validate
+from pretrainkit.run.export import load_backbone, locate
+from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
+from pretrainkit.run.io import write_json
+from pretrainkit.run.record import describe, tags
+from pretrainkit.run.resume import resumed_config
+from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.run.study import claim_scratch, study_pretrained
+from pretrainkit.run.sweeps import in_multirun, keep_sweeping
+from pretrainkit.run.tracking import tag_run, use_backbone
 
 log = logging.getLogger(__name__)
 
@@ -88,53 +90,6 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
     backbone.train(was_training)
 
 
-def describe(
-    cfg: DictConfig, info: dict[str, Any], backbone: Any, num_labeled: int
-) -> dict[str, Any]:
-    """What produced a fine-tune run's numbers: written beside them in metrics.json. `weights`
-    (the file) tells pretraining sources apart, also two bare files of one task."""
-    task = info.get("task", "unknown" if cfg.pretrained else "scratch")  # bare weights: unknown
-    mode = finetune_mode(cfg)
-    weights = locate(cfg.pretrained).resolve() if cfg.pretrained else None
-    pretraining = info.get("config") or {}
-    return {
-        "method": f"{task}-{mode}",
-        "finetune_mode": mode,
-        "pretrained": str(weights.parent) if weights else None,
-        "weights": str(weights) if weights else None,
-        "task": task,
-        "pretrain_seed": pretraining.get("seed"),
-        "pretrain_epochs": (pretraining.get("trainer") or {}).get("max_epochs"),
-        "backbone": backbone.spec.get("name")
-        or backbone.spec.get("config", {}).get("model_type")
-        or backbone.spec["_target_"].rsplit(".", 1)[-1],
-        "dataset": cfg.dataset.name,
-        "freeze_backbone": mode == "linear",
-        "lr": float(cfg.optim.optimizer.lr),
-        "label_fraction": cfg.label_fraction if cfg.labels_per_class is None else None,
-        "labels_per_class": cfg.labels_per_class,
-        "num_labeled": num_labeled,
-        "seed": cfg.seed,
-    }
-
-
-def tags(result: dict[str, Any]) -> list[str]:
-    """W&B tags that name the run's place in a study: task, labels, freeze, seed."""
-    labels = (
-        f"labels_per_class:{result['labels_per_class']}"
-        if result["labels_per_class"] is not None
-        else f"fraction:{result['label_fraction']:g}"
-    )
-    mode = f"mode:{result['finetune_mode']}"
-    return [
-        f"task:{result['task']}",
-        labels,
-        mode,
-        f"lr:{result['lr']:g}",
-        f"seed:{result['seed']}",
-    ]
-
-
 def history(trainer: Any) -> dict[str, list[float | None]] | None:
     for callback in trainer.callbacks:
         if isinstance(callback, MetricHistory):
@@ -145,7 +100,7 @@ def history(trainer: Any) -> dict[str, list[float | None]] | None:
 def _features_cache(cfg: DictConfig) -> Path | None:
     if cfg.probe.cache_dir is not None:
         return Path(cfg.probe.cache_dir)
-    return Path(HydraConfig.get().sweep.dir) / "features" if in_multirun() else None
+    return Path(HydraConfig.get().sweep.dir) / FEATURES if in_multirun() else None
 
 
 def probe_data(cfg: DictConfig, backbone: Any, datamodule: Any) -> FeatureDataModule:
@@ -182,7 +137,7 @@ def fit_probe(cfg: DictConfig, model: Any, datamodule: Any) -> dict[str, Any]:
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
-        default_root_dir=str(Path(cfg.paths.output_dir) / "lp_stage"),
+        default_root_dir=str(Path(cfg.paths.output_dir) / LP_STAGE),
     )
     trainer.fit(model, datamodule=datamodule)
     keep.restore(model)
@@ -227,9 +182,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     trainer = build_trainer(cfg, loggers)
     if info.get("wandb"):
         weights = locate(cfg.pretrained)
-        use_backbone(
-            loggers, info["wandb"]["artifact"], [weights, weights.with_name("backbone.yaml")], info
-        )
+        use_backbone(loggers, info["wandb"]["artifact"], [weights, weights.with_name(SPEC)], info)
     trainer.fit(model, datamodule=fit_data, ckpt_path=run.ckpt_path)
     metrics = scalar_metrics(trainer)  # the last epoch's train/* and val/*
     # the callback that keeps best.ckpt (the others keep last.ckpt and step.ckpt)
@@ -241,14 +194,14 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     curves = history(trainer)  # now: testing from best.ckpt restores the callback's older state
     trainer.test(model, datamodule=fit_data, ckpt_path=best)
     metrics.update(scalar_metrics(trainer))
-    about = describe(cfg, info, backbone, datamodule.num_labeled)
+    about = describe(cfg, mode, info, backbone, datamodule.num_labeled)
     # W&B: tags, and `about` in the config so the UI can group by method, task, labels
     where = tag_run(loggers, tags(about), {"run": about})
     result = {**about, **metrics, "history": curves, "wandb": where}
     if lp_stage is not None:
         result["lp_stage"] = lp_stage
     if trainer.is_global_zero:
-        write_json(run.dir / "metrics.json", result)
+        write_json(run.dir / METRICS, result)
     finish(loggers)
     return result
 

@@ -12,12 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.callbacks import BackboneExport
 from pretrainkit.config import config_dir
-from pretrainkit.resume import resumed_config
-from pretrainkit.runs import build_loggers, build_trainer, finish, scalar_metrics, start_run
-from pretrainkit.schema import PretrainConfig
-from pretrainkit.sweeps import keep_sweeping
-from pretrainkit.tracking import tag_run
-from pretrainkit.validate import exit_on_config_error, validate
+from pretrainkit.config.schema import PretrainConfig
+from pretrainkit.config.validate import exit_on_config_error, validate
+from pretrainkit.run.resume import resumed_config
+from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
+from pretrainkit.run.sweeps import keep_sweeping
+from pretrainkit.run.tracking import tag_run
 
 
 def pretrain(cfg: DictConfig) -> dict[str, float]:

@@ -27,7 +27,7 @@ def test_projection_is_2d_and_separates_clusters(method: str, blobs):
 def test_png_is_written_and_logged_to_offline_wandb(fake_run, blobs, tmp_path: Path):
     import wandb
 
-    from pretrainkit.tracking import WandbLogger
+    from pretrainkit.run.tracking import WandbLogger
 
     logger = WandbLogger(project="pk-test", save_dir=str(tmp_path))
     trainer, task = fake_run(blobs(2500, 16, 10), loggers=[logger])

@@ -17,9 +17,10 @@ from torch import nn
 
 from pretrainkit.callbacks import FastPaths
 from pretrainkit.callbacks.fast import is_conv_backbone
+from pretrainkit.config.checks import ConfigError
+from pretrainkit.config.schema import FinetuneConfig, PretrainConfig
+from pretrainkit.config.validate import validate
 from pretrainkit.pretrain import pretrain
-from pretrainkit.schema import FinetuneConfig, PretrainConfig
-from pretrainkit.validate import ConfigError, validate
 
 QUICK = ["logger=none", "monitor=none"]
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pretrainkit.callbacks import FiniteLoss, NonFiniteLossError
 from pretrainkit.callbacks.finite import check_interval
-from pretrainkit.checkpoint_io import AtomicCheckpointIO
+from pretrainkit.run.checkpoint_io import AtomicCheckpointIO
 
 
 class Blows(L.LightningModule):

@@ -10,8 +10,8 @@ import numpy as np
 import torch.nn.functional as F
 
 from pretrainkit.callbacks.base import MonitorCallback
-from pretrainkit.io import atomic_write
-from pretrainkit.tracking import log_image
+from pretrainkit.run.io import atomic_write
+from pretrainkit.run.tracking import log_image
 
 
 def project_2d(

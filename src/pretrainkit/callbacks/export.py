@@ -9,8 +9,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from omegaconf import OmegaConf
 
-from pretrainkit.export import save_backbone
-from pretrainkit.tracking import log_backbone, wandb_run
+from pretrainkit.run.export import save_backbone
+from pretrainkit.run.tracking import log_backbone, wandb_run
 
 
 class BackboneExport(Callback):

@@ -9,8 +9,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from pretrainkit.resume import last_checkpoint
-from pretrainkit.schema import Range
+from pretrainkit.config.values import Range
+from pretrainkit.run.resume import last_checkpoint
 
 NONE = torch.iinfo(torch.long).max  # "no non-finite loss yet": the neutral element of a min
 

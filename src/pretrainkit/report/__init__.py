@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pretrainkit.io import atomic_write, write_json
 from pretrainkit.report.budget import budget_curve
 from pretrainkit.report.collect import collect, failures
 from pretrainkit.report.document import Derived, baseline_warnings, document
@@ -21,6 +20,8 @@ from pretrainkit.report.plots import plot_accuracy, plot_gain_vs_pretraining, pl
 from pretrainkit.report.select import chosen_runs, lr_choice, mark
 from pretrainkit.report.tables import convergence, gains, summarize
 from pretrainkit.report.wandb_log import log_report, tracked
+from pretrainkit.run.files import REPORT, RESULTS, SUMMARY
+from pretrainkit.run.io import atomic_write, write_json
 
 __all__ = ["collect", "derive", "failures", "main", "report", "summarize"]
 
@@ -53,17 +54,15 @@ def report(
     d = derive(rows)
     out.mkdir(parents=True, exist_ok=True)
     runs = finite(mark(rows))
-    write_json(out / "results.json", runs)
-    write_json(out / "summary.json", finite(d))
+    write_json(out / RESULTS, runs)
+    write_json(out / SUMMARY, finite(d))
     images = _plots(rows, d, out)
     text = document(root, d, failed, list(images.values()))
-    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(text))
+    atomic_write(out / REPORT, lambda tmp: Path(tmp).write_text(text))
     if wandb if wandb is not None else tracked(rows):
         log_report(out, runs, d, images, project=project, group=group)
     if not d.rows:
-        return (
-            f"No fine-tune run under {root} finished; {len(failed)} failed: see {out / 'report.md'}"
-        )
+        return f"No fine-tune run under {root} finished; {len(failed)} failed: see {out / REPORT}"
     return "\n".join([results_table(d.rows).rstrip("\n"), *baseline_warnings(d.convergence)])
 
 

@@ -9,9 +9,8 @@ from typing import Any
 
 from pretrainkit.report.convergence import converged
 from pretrainkit.report.identity import identify
-from pretrainkit.sweeps import ERROR
+from pretrainkit.run.files import ERROR, METRICS
 
-METRICS = "metrics.json"
 CONVERGED = 0.95  # "converged" = reached this fraction of the final validation accuracy
 ROW_KEYS = (
     "method",

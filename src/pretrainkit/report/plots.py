@@ -8,9 +8,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pretrainkit.io import atomic_write
 from pretrainkit.report.collect import val_points
 from pretrainkit.report.tables import budget, mean_std
+from pretrainkit.run.io import atomic_write
 
 Row = dict[str, Any]
 MODES = ("linear", "finetune", "lp_ft")

@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pretrainkit.run.wandb_mode import wandb_mode
+
 if TYPE_CHECKING:
     from pretrainkit.report.document import Derived
 
@@ -101,8 +103,6 @@ def _tables(rows: list[Row], d: Derived) -> dict[str, Any]:
 def _init(**kwargs: Any) -> Any:
     """`wandb.init`, online if logged in; offline when the online start fails (no network)."""
     import wandb
-
-    from pretrainkit.tracking import wandb_mode  # here: it imports Lightning (seconds)
 
     if wandb.run is not None:  # a live run in this process would otherwise get the report
         wandb.finish()

@@ -11,8 +11,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.config.values import Range
 from pretrainkit.optim import param_groups
-from pretrainkit.schema import Range
 
 OptimizerFactory = Callable[[Iterable[dict[str, Any]]], Optimizer]
 SchedulerFactory = Callable[..., LRScheduler]

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.config.values import Range
 from pretrainkit.heads import mlp
 from pretrainkit.losses.byol import BYOLLoss
-from pretrainkit.schema import Range
 from pretrainkit.tasks.base import (
     BackboneModule,
     OptimizerFactory,

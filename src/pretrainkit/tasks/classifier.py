@@ -11,8 +11,8 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.config.values import Range
 from pretrainkit.optim import param_groups
-from pretrainkit.schema import Range
 from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 

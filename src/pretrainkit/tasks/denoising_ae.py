@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrainkit.backbones.base import Backbone
-from pretrainkit.schema import Range
+from pretrainkit.config.values import Range
 from pretrainkit.tasks.base import (
     BackboneModule,
     OptimizerFactory,

@@ -11,6 +11,7 @@ from torch import nn
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.backbones.timm import fused_attention
+from pretrainkit.config.values import Range
 from pretrainkit.losses.masked_mse import masked_mse, normalize_patches
 from pretrainkit.losses.precision import in_float32
 from pretrainkit.patches import (
@@ -20,7 +21,6 @@ from pretrainkit.patches import (
     random_masking,
     sincos_pos_embed,
 )
-from pretrainkit.schema import Range
 from pretrainkit.tasks.base import (
     BackboneModule,
     OptimizerFactory,

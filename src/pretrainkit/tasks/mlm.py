@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
+from pretrainkit.config.values import Range
 from pretrainkit.data.text.tokenizer import is_continuation_table
-from pretrainkit.schema import Range
 from pretrainkit.tasks.base import OptimizerFactory, SchedulerFactory, WeightDecay
 from pretrainkit.tasks.language_model import LanguageModel
 

@@ -7,9 +7,9 @@ from typing import Annotated
 import torch
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.config.values import Range
 from pretrainkit.heads import projection_head
 from pretrainkit.losses.ntxent import NTXentLoss
-from pretrainkit.schema import Range
 from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
 
 

@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerFast
 
 from pretrainkit.data.text.sources import TextSource
 from pretrainkit.data.text.tokenizer import document_separator_id
-from pretrainkit.io import write_json
+from pretrainkit.run.io import write_json
 
 FORMAT_VERSION = 1  # bump when the stream's layout changes: old caches are then not reused
 

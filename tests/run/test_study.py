@@ -12,7 +12,7 @@ import yaml
 from helpers import make_cfg, run_cli, wandb_run_info
 from omegaconf import OmegaConf, open_dict
 
-from pretrainkit.study import flatten, pretrain_overrides
+from pretrainkit.run.study import flatten, pretrain_overrides
 
 # a miniature study: a few batches per run, pretraining included (debug is shared with it)
 TINY = ["experiment=label_efficiency", "debug=fast", "seed=0"]

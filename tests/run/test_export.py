@@ -10,7 +10,7 @@ import yaml
 from helpers import make_cfg
 
 from pretrainkit.backbones.cnn import SmallCNN
-from pretrainkit.export import load_backbone, save_backbone
+from pretrainkit.run.export import load_backbone, save_backbone
 
 
 def test_round_trip_rebuilds_without_config(tmp_path: Path):

@@ -11,10 +11,8 @@ from hydra.utils import instantiate
 from safetensors.torch import load_file, save_file
 
 from pretrainkit.backbones.base import Backbone
-from pretrainkit.io import atomic_write, sha256
-
-WEIGHTS = "backbone.safetensors"
-SPEC = "backbone.yaml"
+from pretrainkit.run.files import SPEC, WEIGHTS
+from pretrainkit.run.io import atomic_write, sha256
 
 
 def save_backbone(backbone: Backbone, dirpath: Path, metadata: dict[str, Any]) -> list[Path]:

@@ -19,11 +19,11 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from pretrainkit.io import write_json
-from pretrainkit.validate import ConfigError
+from pretrainkit.config.checks import ConfigError
+from pretrainkit.run.files import ERROR, METRICS
+from pretrainkit.run.io import write_json
 
 log = logging.getLogger(__name__)
-ERROR = "error.json"
 
 
 def in_multirun() -> bool:
@@ -96,7 +96,7 @@ class SweepEnd(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
-        if self.report and any(sweep.rglob("metrics.json")):
+        if self.report and any(sweep.rglob(METRICS)):
             self._report(config, sweep)
         failed = sorted(sweep.rglob(ERROR))
         if failed:

@@ -14,6 +14,7 @@ from helpers import wandb_run_info
 from pretrainkit.report import collect, main, report, summarize
 from pretrainkit.report.collect import epochs_to_reach
 from pretrainkit.report.tables import convergence, gains
+from pretrainkit.run.files import ERROR, METRICS
 
 PNG = b"\x89PNG\r\n\x1a\n"
 GROUP = "label_efficiency-2026-11-24_10-00-00-000000"
@@ -29,14 +30,14 @@ def write_run(
         "label_fraction": fraction, "labels_per_class": None, "num_labeled": int(1000 * fraction),
         "seed": seed, "test/acc": acc, "test/f1": acc - 0.05, **extra,
     }  # fmt: skip
-    (run / "metrics.json").write_text(json.dumps(payload))
+    (run / METRICS).write_text(json.dumps(payload))
 
 
 def write_error(root: Path, name: str, error: str) -> None:
     run = root / name
     run.mkdir(parents=True)
     payload = {"error": error, "traceback": "Traceback...", "overrides": [], "run_dir": str(run)}
-    (run / "error.json").write_text(json.dumps(payload))
+    (run / ERROR).write_text(json.dumps(payload))
 
 
 def history(accs: list[float | None]) -> dict[str, list[Any]]:

@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import make_cfg
+from helpers import CONF, FINETUNE_ONLY, TEXT_DATASETS, TEXT_TASKS, make_cfg, options
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-
-from pretrainkit.config import config_dir
-
-CONF = Path(config_dir())
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 def test_config_dir_is_the_checkout_conf():
@@ -28,10 +20,6 @@ def test_primary_configs_resolve(name: str, tmp_path: Path):
     cfg = make_cfg(name, out=tmp_path)
     OmegaConf.resolve(cfg)  # every interpolation has a target
     assert cfg.dataset.name == "digits"
-
-
-TEXT_DATASETS = {"fortunes", "text_files", "hf_disk"}
-TEXT_TASKS = {"mlm", "clm"}
 
 
 @pytest.mark.parametrize("option", options("dataset"))
@@ -108,9 +96,6 @@ def test_logger_options(option: str, tmp_path: Path):
     cfg = make_cfg("pretrain", [f"logger={option}"], tmp_path)
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     assert len(loggers) == (0 if option == "none" else 1)
-
-
-FINETUNE_ONLY = {"label_efficiency", "finetune_optuna"}
 
 
 @pytest.mark.parametrize(

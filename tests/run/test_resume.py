@@ -16,7 +16,7 @@ from helpers import BIN, cli_env, make_cfg, run_cli
 from omegaconf import open_dict
 
 from pretrainkit.pretrain import pretrain
-from pretrainkit.resume import ResumeError, check_resumable, last_checkpoint, resume_checkpoint
+from pretrainkit.run.resume import ResumeError, check_resumable, last_checkpoint, resume_checkpoint
 
 # 21 SimCLR steps an epoch on digits at batch 64; a checkpoints/step.ckpt every 4 steps.
 RECIPE = [

@@ -8,13 +8,15 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from pretrainkit.run.files import HYDRA_DIR, RESUMED_HYDRA_DIR
+
 
 def config_dir() -> str:
     """The `conf/` directory: inside the installed wheel, else the checkout's top level."""
     packaged = Path(str(files("pretrainkit"))) / "conf"
     if (packaged / "pretrain.yaml").is_file():
         return str(packaged)
-    checkout = Path(__file__).resolve().parents[2] / "conf"
+    checkout = Path(__file__).resolve().parents[3] / "conf"
     if (checkout / "pretrain.yaml").is_file():
         return str(checkout)
     raise FileNotFoundError(
@@ -36,7 +38,7 @@ def run_dir(resume: str | None, fresh: str) -> str:
 
 def hydra_subdir(resume: str | None, stamp: str) -> str:
     """hydra.output_subdir: `.hydra`, or beside the original's for a resumed run."""
-    return f".hydra/resumed-{stamp}" if resume else ".hydra"
+    return RESUMED_HYDRA_DIR.format(stamp=stamp) if resume else HYDRA_DIR
 
 
 def precision(accelerator: str) -> str:

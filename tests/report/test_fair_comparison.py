@@ -19,6 +19,7 @@ from pretrainkit.report.labels_saved import labels_saved, labels_to_match
 from pretrainkit.report.plots import LINE_STYLES, MODES
 from pretrainkit.report.select import choose, lr_choice
 from pretrainkit.report.tables import convergence, gains
+from pretrainkit.run.files import METRICS
 
 SIMCLR_A = "/p/pretrain/simclr-seed0-aa/backbone.safetensors"
 SIMCLR_B = "/p/pretrain/simclr-seed1-bb/backbone.safetensors"
@@ -37,7 +38,7 @@ def run(
         "seed": seed, "test/acc": acc, "test/f1": acc - 0.05, **extra,
     }  # fmt: skip
     (root / name).mkdir(parents=True)
-    (root / name / "metrics.json").write_text(json.dumps(payload))
+    (root / name / METRICS).write_text(json.dumps(payload))
 
 
 def history(accs: list[float | None]) -> dict[str, list[Any]]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pretrainkit.tracking import WandbLogger, wandb_logged_in, wandb_mode
+from pretrainkit.run.tracking import WandbLogger
+from pretrainkit.run.wandb_mode import wandb_logged_in, wandb_mode
 
 
 def test_mode_follows_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -55,7 +56,7 @@ def test_resuming_waits_for_a_run_id_still_held_by_a_killed_process(
         return "run"
 
     monkeypatch.setattr(Lightning, "experiment", property(held_twice))
-    monkeypatch.setattr("pretrainkit.tracking.time.sleep", lambda s: None)
+    monkeypatch.setattr("pretrainkit.run.tracking.time.sleep", lambda s: None)
     logger = WandbLogger(save_dir=str(tmp_path), id="abc123", resume="allow")
     assert logger._start() == "run" and attempts == ["abc123"] * 3
     attempts.clear()  # held for good: a new run rather than a failed launch

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import netrc
-import os
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_warn
 
-
-def wandb_logged_in() -> bool:
-    """Whether W&B credentials exist (API key in the environment or in ~/.netrc)."""
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
-    try:
-        return netrc.netrc(os.environ.get("NETRC")).authenticators(host or "") is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
-
-
-def wandb_mode(mode: str | None = None) -> str:
-    """The W&B mode to use: `mode` if given, else $WANDB_MODE, else online iff logged in."""
-    mode = mode or os.environ.get("WANDB_MODE")
-    if mode in ("dryrun", "offline"):
-        return "offline"
-    if mode in ("online", "disabled", "shared"):
-        return mode
-    if mode:
-        raise ValueError(
-            f"logger.wandb.mode={mode!r}: use online, offline, disabled or null (auto)."
-        )
-    return "online" if wandb_logged_in() else "offline"
+from pretrainkit.run.files import WANDB_DIR
+from pretrainkit.run.wandb_mode import wandb_mode
 
 
 class WandbLogger(_LightningWandbLogger):
@@ -100,7 +75,7 @@ class WandbLogger(_LightningWandbLogger):
 
 def previous_run_id(save_dir: str | Path) -> str | None:
     """The W&B run id a run directory already logged to: its newest `wandb/[offline-]run-*-<id>`."""
-    runs = sorted(Path(save_dir, "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(Path(save_dir, WANDB_DIR).glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
     return runs[-1].name.rsplit("-", 1)[1] if runs else None
 
 

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import make_cfg, run_cli
+from helpers import FINETUNE_ONLY, make_cfg, options, run_cli
 from hydra.errors import ConfigCompositionException
-from test_configs import FINETUNE_ONLY, options
 
-from pretrainkit.export import load_backbone
-from pretrainkit.schema import FinetuneConfig, PretrainConfig
-from pretrainkit.validate import ConfigError, exit_on_config_error, validate
+from pretrainkit.config.checks import ConfigError
+from pretrainkit.config.schema import FinetuneConfig, PretrainConfig
+from pretrainkit.config.validate import exit_on_config_error, validate
+from pretrainkit.run.export import load_backbone
 
 SCHEMAS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig}
 
@@ -65,7 +65,7 @@ BAD = [
     # what must be given, and must exist
     ("pretrain", ["dataset=image_folder"], ConfigError, ["dataset.source.root is required (??? in the config); give it: dataset.source.root=<value>"]),
     ("finetune", ["pretrained=/no/such/run"], ConfigError, ["pretrained=/no/such/run: no such file or directory"]),
-    # weights of another backbone: found when they are read (finetune/export.py), not from the config
+    # weights of another backbone: found when they are read (run/export.py), not from the config
     ("finetune", ["pretrained={weights}", "backbone=resnet18"], ValueError, ["holds weights of a different backbone", "Set backbone= to the one it was pretrained with"]),
 ]  # fmt: skip
 
@@ -74,7 +74,7 @@ BAD = [
 def weights(tmp_path: Path) -> Path:
     """A bare weights file (no backbone.yaml beside it) of the small CNN."""
     from pretrainkit.backbones.cnn import SmallCNN
-    from pretrainkit.export import SPEC, save_backbone
+    from pretrainkit.run.export import SPEC, save_backbone
 
     save_backbone(SmallCNN(in_chans=1), tmp_path / "cnn", {})
     (tmp_path / "cnn" / SPEC).unlink()

@@ -14,13 +14,11 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from pretrainkit.resume import ResumeError, resume_checkpoint
-from pretrainkit.tracking import previous_run_id
+from pretrainkit.run.files import MARKERS
+from pretrainkit.run.resume import ResumeError, resume_checkpoint
+from pretrainkit.run.tracking import previous_run_id
 
 log = logging.getLogger(__name__)
-
-# What a finished or running run leaves in its directory; finding one means "not fresh".
-RUN_MARKERS = ("checkpoints", "metrics.json", "backbone.safetensors")
 
 
 def is_rank_zero() -> bool:
@@ -49,7 +47,7 @@ def start_run(cfg: DictConfig) -> Run:
     if resumed is not None:
         log.info("resuming the run in %s from %s", out, resumed)
     elif is_rank_zero():
-        taken = [m for m in RUN_MARKERS if (out / m).exists()]
+        taken = [m for m in MARKERS if (out / m).exists()]
         if taken:
             raise FileExistsError(
                 f"{out} already holds a run ({', '.join(taken)}); nothing was overwritten. "

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pretrainkit.checkpoint_io import AtomicCheckpointIO
+from pretrainkit.run.checkpoint_io import AtomicCheckpointIO
 
 # Saves checkpoints of ~16 MB in a loop, each holding one value throughout, until killed.
 WRITER = """
 import sys, torch
-from pretrainkit.checkpoint_io import AtomicCheckpointIO
+from pretrainkit.run.checkpoint_io import AtomicCheckpointIO
 io, path, i = AtomicCheckpointIO(), sys.argv[1], 0
 while True:
     io.save_checkpoint({"step": i, "w": torch.full((4_000_000,), float(i))}, path)

@@ -9,8 +9,8 @@ import torch
 from helpers import make_cfg
 
 from pretrainkit.config import precision
-from pretrainkit.schema import PretrainConfig
-from pretrainkit.validate import validate
+from pretrainkit.config.schema import PretrainConfig
+from pretrainkit.config.validate import validate
 
 # (CUDA present, native bf16 (Ampere+), emulated bf16 (older GPUs))
 AMPERE, TURING, NO_GPU = (True, True, True), (True, False, True), (False, False, False)

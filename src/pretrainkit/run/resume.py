@@ -10,10 +10,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-log = logging.getLogger(__name__)
+from pretrainkit.run.files import (
+    CHECKPOINTS,
+    FINISHED,
+    HPC_CKPT_GLOB,
+    HYDRA_CONFIG,
+    HYDRA_DIR,
+    LAST_CKPT,
+    STEP_CKPT,
+)
 
-# What a finished run leaves (fine-tune: metrics.json; pretraining: the exported backbone).
-FINISHED = ("metrics.json", "backbone.safetensors")
+log = logging.getLogger(__name__)
 
 
 class ResumeError(ValueError):
@@ -23,8 +30,8 @@ class ResumeError(ValueError):
 def last_checkpoint(run_dir: Path) -> Path | None:
     """The newest of `checkpoints/last.ckpt` (every epoch), `checkpoints/step.ckpt` (every N
     steps) and Lightning's SLURM `hpc_ckpt_*.ckpt`."""
-    ckpts = run_dir / "checkpoints"
-    found = [ckpts / "last.ckpt", ckpts / "step.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")]
+    ckpts = run_dir / CHECKPOINTS
+    found = [ckpts / LAST_CKPT, ckpts / STEP_CKPT, *run_dir.glob(HPC_CKPT_GLOB)]
     found = [p for p in found if p.is_file()]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
@@ -68,7 +75,7 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     (task=..., backbone=...) cannot change under a checkpoint."""
     run_dir = Path(cfg.resume)
     check_resumable(run_dir)
-    saved = run_dir / ".hydra" / "config.yaml"
+    saved = run_dir / HYDRA_DIR / HYDRA_CONFIG
     if not saved.is_file():
         raise ResumeError(f"resume={run_dir}: {saved} is missing, so its config is unknown.")
     resumed = OmegaConf.load(saved)

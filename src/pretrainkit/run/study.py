@@ -19,9 +19,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.config import config_dir
-from pretrainkit.export import WEIGHTS
-from pretrainkit.io import write_json
-from pretrainkit.sweeps import ERROR, job_overrides, write_error
+from pretrainkit.run.files import (
+    ERROR,
+    HYDRA_CONFIG,
+    HYDRA_DIR,
+    HYDRA_OVERRIDES,
+    STUDY_PRETRAIN,
+    WEIGHTS,
+)
+from pretrainkit.run.io import write_json
+from pretrainkit.run.sweeps import job_overrides, write_error
 
 # The fine-tune's own choices that its pretraining must share, as the job was given them.
 SHARED = ("dataset", "backbone", "logger", "paths", "debug")
@@ -79,7 +86,7 @@ def study_dir(cfg: DictConfig) -> Path:
         return Path(cfg.study.dir)
     if not HydraConfig.initialized():
         raise ValueError("study.task is set outside pk-finetune: set study.dir too.")
-    return Path(HydraConfig.get().sweep.dir) / "pretrain"
+    return Path(HydraConfig.get().sweep.dir) / STUDY_PRETRAIN
 
 
 def study_pretrained(cfg: DictConfig) -> str:
@@ -107,9 +114,9 @@ def study_pretrained(cfg: DictConfig) -> str:
                 f"{run / ERROR}. Fix the cause and delete {run} to retry it."
             )
         pre = _compose([*overrides, f"paths.output_dir={run}"])
-        (run / ".hydra").mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(pre, run / ".hydra/config.yaml")
-        OmegaConf.save(OmegaConf.create(overrides), run / ".hydra/overrides.yaml")
+        (run / HYDRA_DIR).mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(pre, run / HYDRA_DIR / HYDRA_CONFIG)
+        OmegaConf.save(OmegaConf.create(overrides), run / HYDRA_DIR / HYDRA_OVERRIDES)
         try:
             pretrain(pre)
         except Exception as err:

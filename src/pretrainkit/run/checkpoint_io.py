@@ -10,7 +10,7 @@ import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from pretrainkit.io import atomic_write
+from pretrainkit.run.io import atomic_write
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
