@@ -32,9 +32,9 @@ DEMO_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
 LRS ?= 0.001,0.003,0.01
 TEXT_FRACTIONS ?= 0.05
 STUDY_ARGS ?=
-# The demo and study recipes: the console-script calls they run are in src/pretrainkit/recipes.py
-# (`.venv/bin/python -m pretrainkit.recipes demo --dry-run` prints them).
-RECIPE := $(BIN)/python -m pretrainkit.recipes
+# The demo and study recipes: the console-script calls they run are in src/pretrainkit/run/recipes.py
+# (`.venv/bin/python -m pretrainkit.run.recipes demo --dry-run` prints them).
+RECIPE := $(BIN)/python -m pretrainkit.run.recipes
 
 demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / LP-FT / scratch at 1% and 10% labels, 3 lrs, 3 seeds
 	@$(RECIPE) demo --lrs $(LRS) --stamp $(DEMO_STAMP)

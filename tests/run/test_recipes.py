@@ -1,4 +1,4 @@
-"""`make demo`, `make demo-text` and `make study` run the recipes in pretrainkit.recipes."""
+"""`make demo`, `make demo-text` and `make study` run the recipes in pretrainkit.run.recipes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from helpers import REPO
 
-from pretrainkit import recipes
+from pretrainkit.run import recipes
 
 
 def test_demo_finetunes_and_reports_its_own_pretraining():
@@ -48,5 +48,5 @@ def test_make_targets_call_the_recipes():
         cwd=REPO, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     for target in ("demo ", "demo-text ", "study "):
-        assert f"-m pretrainkit.recipes {target}" in dry
+        assert f"-m pretrainkit.run.recipes {target}" in dry
     assert dry.rstrip().endswith("-- seed=0")

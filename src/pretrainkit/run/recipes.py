@@ -1,10 +1,10 @@
 """The Makefile's multi-step recipes — `make demo`, `make demo-text`, `make study` — as the
 console-script calls a user would type, run in order, stopping at the first that fails:
 
-  python -m pretrainkit.recipes demo [--lrs 0.001,0.003,0.01]
-  python -m pretrainkit.recipes demo-text [--fractions 0.05]
-  python -m pretrainkit.recipes study [-- extra overrides]
-  python -m pretrainkit.recipes demo --dry-run      # print the commands, run nothing
+  python -m pretrainkit.run.recipes demo [--lrs 0.001,0.003,0.01]
+  python -m pretrainkit.run.recipes demo-text [--fractions 0.05]
+  python -m pretrainkit.run.recipes study [-- extra overrides]
+  python -m pretrainkit.run.recipes demo --dry-run      # print the commands, run nothing
 
 Each run gets its own timestamped directory; the report is also copied to `outputs/<recipe>/`.
 """
@@ -125,7 +125,7 @@ def run(name: str, recipe: Recipe, dry_run: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pretrainkit.recipes", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pretrainkit.run.recipes", description=__doc__)
     parser.add_argument("recipe", choices=["demo", "demo-text", "study"])
     parser.add_argument("--lrs", default="0.001,0.003,0.01", help="demo: fine-tune lr grid")
     parser.add_argument("--fractions", default="0.05", help="demo-text: label fractions")
