@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 from pretrainkit.callbacks import BackboneExport
 from pretrainkit.config import config_dir
 from pretrainkit.config.schema import PretrainConfig
-from pretrainkit.config.validate import exit_on_config_error, validate
+from pretrainkit.config.validate import validate
+from pretrainkit.errors import exit_on_user_error
 from pretrainkit.run.resume import resumed_config
 from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.run.sweeps import keep_sweeping
@@ -43,7 +44,7 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="pretrain")
-@exit_on_config_error
+@exit_on_user_error
 @keep_sweeping
 def main(cfg: DictConfig) -> float | None:
     if cfg.get("resume"):  # the resumed run's own config, not this command line's

@@ -7,6 +7,8 @@ import netrc
 import os
 from urllib.parse import urlparse
 
+from pretrainkit.errors import BadValueError
+
 
 def wandb_logged_in() -> bool:
     """Whether W&B credentials exist (API key in the environment or in ~/.netrc)."""
@@ -27,7 +29,7 @@ def wandb_mode(mode: str | None = None) -> str:
     if mode in ("online", "disabled", "shared"):
         return mode
     if mode:
-        raise ValueError(
+        raise BadValueError(
             f"logger.wandb.mode={mode!r}: use online, offline, disabled or null (auto)."
         )
     return "online" if wandb_logged_in() else "offline"
