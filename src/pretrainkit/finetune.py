@@ -33,6 +33,7 @@ from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_m
 from pretrainkit.run.study import claim_scratch, study_pretrained
 from pretrainkit.run.sweeps import in_multirun, keep_sweeping
 from pretrainkit.run.tracking import tag_run, use_backbone
+from pretrainkit.run.wandb_mode import private_wandb_service
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +211,17 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")
 @exit_on_user_error
 @keep_sweeping
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     if cfg.get("resume"):  # the resumed run's own config, not this command line's
         cfg = resumed_config(cfg)
     result = finetune(cfg)
     return result.get(cfg.get("optimized_metric") or "")
+
+
+def main() -> None:
+    """`pk-finetune`: a run of its own W&B service, then Hydra's command line."""
+    private_wandb_service()
+    hydra_main()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,14 @@ def wandb_logged_in() -> bool:
         return False
 
 
+def private_wandb_service() -> None:
+    """Forget a W&B service inherited from the launching process (WANDB_SERVICE, which W&B sets
+    in a Python process that uses it, and its children inherit): a run starts its own. Sharing
+    the parent's, a run killed here stays open there, "in use", and its resume cannot log on
+    into it until the parent exits."""
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 def wandb_mode(mode: str | None = None) -> str:
     """The W&B mode to use: `mode` if given, else $WANDB_MODE, else online iff logged in."""
     mode = mode or os.environ.get("WANDB_MODE")
