@@ -143,6 +143,12 @@ def _other_backbone(
     built = f"{backbone.spec['_target_'].rsplit('.', 1)[-1]}({args})"
     counts = f"{len(missing)} of its tensors missing, {len(mismatched)} differently shaped"
     saved = saved_backbone(state)
+    if saved is not None and saved == saved_backbone(backbone.state_dict()):
+        return (
+            f"pretrained={pretrained} holds the weights of a {saved} of other sizes than {built} "
+            f"({counts}); set backbone.* to the sizes it was pretrained with (a run directory's "
+            f"{SPEC} says them by itself)."
+        )
     fix = f"set backbone={saved}" if saved else "set backbone= to the one it was pretrained with"
     return (
         f"pretrained={pretrained} holds the weights of "
