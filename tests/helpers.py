@@ -66,9 +66,10 @@ def make_cfg(
 
 
 def cli_env() -> dict[str, str]:
-    """This environment for a console script, minus the W&B service an in-process test may have
-    started: a child would log through it (WANDB_SERVICE), so killing the child would leave its
-    run open there, "in use", until pytest exits."""
+    """This environment for a script that is not a console script, minus the W&B service an
+    in-process test may have started: a child would log through it (WANDB_SERVICE), so killing
+    the child would leave its run open there, "in use", until pytest exits. (The console scripts
+    drop it themselves: they run with this very environment.)"""
     return {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
 
 
@@ -83,7 +84,6 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=cli_env(),
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -20,8 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 from pretrainkit.callbacks import EarlyStopping, KeepBest, MetricHistory
 from pretrainkit.config import config_dir
 from pretrainkit.config.schema import FinetuneConfig
-from pretrainkit.config.validate import exit_on_config_error, validate
+from pretrainkit.config.validate import validate
 from pretrainkit.data.features import FeatureDataModule
+from pretrainkit.errors import BadValueError, exit_on_user_error
 from pretrainkit.features import data_digest, probe_features
 from pretrainkit.run.export import load_backbone, locate
 from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
@@ -32,6 +33,7 @@ from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_m
 from pretrainkit.run.study import claim_scratch, study_pretrained
 from pretrainkit.run.sweeps import in_multirun, keep_sweeping
 from pretrainkit.run.tracking import tag_run, use_backbone
+from pretrainkit.run.wandb_mode import private_wandb_service
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,13 @@ def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
     backbone, info = load_backbone(cfg.pretrained, cfg.backbone)
     modality = info.get("modality", "image")
     if modality != cfg.modality:
-        raise ValueError(
+        raise BadValueError(
             f"pretrained={cfg.pretrained} is a backbone for {modality} but dataset={cfg.dataset.name} "
             f"holds {cfg.modality}; fine-tune it on a {modality} dataset"
             + (" (e.g. dataset=fortunes)." if modality == "text" else " (e.g. dataset=digits).")
         )
     if "in_chans" in info and info["in_chans"] != cfg.dataset.in_chans:
-        raise ValueError(
+        raise BadValueError(
             f"pretrained={cfg.pretrained} was trained on {info['in_chans']}-channel images but "
             f"dataset={cfg.dataset.name} has {cfg.dataset.in_chans}; set dataset.in_chans={info['in_chans']} "
             "(image folders convert on load) or pick a backbone pretrained on matching images."
@@ -71,7 +73,7 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
         tokens = len(datamodule.tokenizer)
         embedded = backbone.model.get_input_embeddings().num_embeddings
         if tokens > embedded:
-            raise ValueError(
+            raise BadValueError(
                 f"data.tokenizer={cfg.data.tokenizer} has {tokens} tokens but the backbone embeds "
                 f"{embedded}; fine-tune with the tokenizer it was pretrained with (the default)."
             )
@@ -82,7 +84,7 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
         with torch.no_grad():
             backbone.eval()(torch.zeros(shape))
     except Exception as err:  # timm and torch raise AssertionError, RuntimeError, ValueError
-        raise ValueError(
+        raise BadValueError(
             f"the backbone ({backbone.spec.get('name') or backbone.spec['_target_']}) cannot take "
             f"dataset={cfg.dataset.name}'s images of shape {tuple(shape[1:])}: {err}. Pretrain and "
             "fine-tune at the same dataset.image_size and dataset.in_chans, or pick another backbone."
@@ -207,13 +209,19 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")
-@exit_on_config_error
+@exit_on_user_error
 @keep_sweeping
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     if cfg.get("resume"):  # the resumed run's own config, not this command line's
         cfg = resumed_config(cfg)
     result = finetune(cfg)
     return result.get(cfg.get("optimized_metric") or "")
+
+
+def main() -> None:
+    """`pk-finetune`: a run of its own W&B service, then Hydra's command line."""
+    private_wandb_service()
+    hydra_main()
 
 
 if __name__ == "__main__":

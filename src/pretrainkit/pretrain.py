@@ -13,11 +13,13 @@ from omegaconf import DictConfig, OmegaConf
 from pretrainkit.callbacks import BackboneExport
 from pretrainkit.config import config_dir
 from pretrainkit.config.schema import PretrainConfig
-from pretrainkit.config.validate import exit_on_config_error, validate
+from pretrainkit.config.validate import validate
+from pretrainkit.errors import exit_on_user_error
 from pretrainkit.run.resume import resumed_config
 from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.run.sweeps import keep_sweeping
 from pretrainkit.run.tracking import tag_run
+from pretrainkit.run.wandb_mode import private_wandb_service
 
 
 def pretrain(cfg: DictConfig) -> dict[str, float]:
@@ -43,13 +45,19 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="pretrain")
-@exit_on_config_error
+@exit_on_user_error
 @keep_sweeping
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     if cfg.get("resume"):  # the resumed run's own config, not this command line's
         cfg = resumed_config(cfg)
     metrics = pretrain(cfg)
     return metrics.get(cfg.get("optimized_metric") or "")
+
+
+def main() -> None:
+    """`pk-pretrain`: a run of its own W&B service, then Hydra's command line."""
+    private_wandb_service()
+    hydra_main()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from hydra.errors import ConfigCompositionException
 
 from pretrainkit.config.checks import ConfigError
 from pretrainkit.config.schema import FinetuneConfig, PretrainConfig
-from pretrainkit.config.validate import exit_on_config_error, validate
+from pretrainkit.config.validate import validate
+from pretrainkit.errors import BadValueError, exit_on_user_error
 from pretrainkit.run.export import load_backbone
 
 SCHEMAS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig}
@@ -66,7 +67,7 @@ BAD = [
     ("pretrain", ["dataset=image_folder"], ConfigError, ["dataset.source.root is required (??? in the config); give it: dataset.source.root=<value>"]),
     ("finetune", ["pretrained=/no/such/run"], ConfigError, ["pretrained=/no/such/run: no such file or directory"]),
     # weights of another backbone: found when they are read (run/export.py), not from the config
-    ("finetune", ["pretrained={weights}", "backbone=resnet18"], ValueError, ["holds weights of a different backbone", "Set backbone= to the one it was pretrained with"]),
+    ("finetune", ["pretrained={weights}", "backbone=resnet18"], BadValueError, ["holds the weights of backbone=small_cnn, not of TimmBackbone(name=resnet18", "set backbone=small_cnn"]),
 ]  # fmt: skip
 
 
@@ -148,10 +149,12 @@ def test_every_task_takes_the_backbones_it_can_train_and_refuses_the_others(
 
 def shipped() -> list:
     """Every option of every config group, in the entry point it is for."""
-    roots = {
-        "image_folder": ["dataset.source.root=/data/images"],
-        "text_files": ["dataset.source.root=/data/corpus"],
-        "hf_disk": ["dataset.source.path=/data/hf"],
+    roots = {  # paths must exist: {tmp} is a folder
+        "image_folder": ["dataset.source.root={tmp}"],
+        "text_files": ["dataset.source.root={tmp}"],
+        "hf_disk": ["dataset.source.path={tmp}"],
+        "cifar10": ["dataset.source.root={tmp}"],
+        "stl10": ["dataset.source.download=true"],  # a root that need not exist yet
     }
     cases = []
     for option in options("dataset"):
@@ -183,13 +186,14 @@ GOOD_EDGES = [
     ("name", "overrides"), shipped() + GOOD_EDGES, ids=[case_id(*c) for c in shipped() + GOOD_EDGES]
 )
 def test_shipped_configs_pass(name: str, overrides: list[str], tmp_path: Path):
+    overrides = [o.format(tmp=tmp_path) for o in overrides]
     assert first_refusal(name, overrides, tmp_path) is None
 
 
 def test_entry_point_prints_one_line_and_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
-    @exit_on_config_error
+    @exit_on_user_error
     def main(cfg: object) -> None:
         raise ConfigError("x=0 must be > 0; e.g. x=1")
 

@@ -28,8 +28,11 @@ def test_bare_weights_of_another_backbone_are_refused(tmp_path: Path):
     save_backbone(SmallCNN(in_chans=1, widths=[8, 16]), tmp_path, {})
     (tmp_path / "backbone.yaml").unlink()
     fallback = make_cfg("finetune", ["backbone=resnet18"], tmp_path).backbone
+    with pytest.raises(ValueError, match=r"weights of backbone=small_cnn, not of TimmBackbone\("):
+        load_backbone(tmp_path / "backbone.safetensors", fallback)
+    fallback = make_cfg("finetune", ["backbone=small_cnn"], tmp_path).backbone  # other widths
     with pytest.raises(
-        ValueError, match="different backbone.*Set backbone= to the one it was pretrained with"
+        ValueError, match=r"a small_cnn of other sizes .* set backbone\.\* to the sizes"
     ):
         load_backbone(tmp_path / "backbone.safetensors", fallback)
 

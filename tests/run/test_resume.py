@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from helpers import BIN, cli_env, make_cfg, run_cli
+from helpers import BIN, make_cfg, run_cli
 from omegaconf import open_dict
 
 from pretrainkit.pretrain import pretrain
@@ -53,7 +53,6 @@ def _kill_mid_epoch(overrides: list[str], run_dir: Path, timeout: float) -> None
     proc = subprocess.Popen(
         [str(BIN / "pk-pretrain"), *overrides, f"hydra.run.dir={run_dir}"],
         cwd=run_dir.parent,
-        env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=(run_dir.parent / f"{run_dir.name}.log").open("w"),
         start_new_session=True,
@@ -66,6 +65,12 @@ def _kill_mid_epoch(overrides: list[str], run_dir: Path, timeout: float) -> None
 
 
 def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
+    import wandb
+
+    # launched from a Python process that uses W&B: its children inherit WANDB_SERVICE, which
+    # the console scripts drop (sharing it, the killed run stayed "in use" there)
+    wandb.setup().ensure_service()
+    assert os.environ.get("WANDB_SERVICE")
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run_cli("pk-pretrain", *RECIPE, f"hydra.run.dir={whole}", cwd=tmp_path)
 

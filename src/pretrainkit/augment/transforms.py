@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from pretrainkit.augment import functional as AF
+from pretrainkit.errors import BadValueError
 
 
 def coin(n: int, p: float, device: torch.device) -> torch.Tensor:
@@ -79,7 +80,7 @@ class ColorJitter(nn.Module):
     ) -> None:
         super().__init__()
         if not 0 <= hue <= 0.5:
-            raise ValueError(f"hue={hue} must be in [0, 0.5].")
+            raise BadValueError(f"hue={hue} must be in [0, 0.5].")
         self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
         self.hue, self.p = hue, p
 
@@ -121,7 +122,7 @@ class GaussianBlur(nn.Module):
     ) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size={kernel_size} must be odd and positive.")
+            raise BadValueError(f"kernel_size={kernel_size} must be odd and positive.")
         self.kernel_size, self.sigma, self.p = kernel_size, (float(sigma[0]), float(sigma[1])), p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,7 +130,7 @@ class GaussianBlur(nn.Module):
             return x
         n, pad = len(x), self.kernel_size // 2
         if pad >= min(x.shape[-2:]):
-            raise ValueError(
+            raise BadValueError(
                 f"GaussianBlur kernel_size={self.kernel_size} is too large for "
                 f"{tuple(x.shape[-2:])} images (reflect padding); lower it."
             )

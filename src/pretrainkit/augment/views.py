@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from pretrainkit.errors import BadValueError
+
 Transform = Callable[[Any], torch.Tensor]
 
 
@@ -29,12 +31,12 @@ class MultiView:
         if callable(transform):
             n = 2 if n_views is None else n_views
             if n < 1:
-                raise ValueError(f"n_views={n_views} must be >= 1.")
+                raise BadValueError(f"n_views={n_views} must be >= 1.")
             transforms = [transform] * n
         else:  # a list (or Hydra's ListConfig) of transforms is not itself callable
             transforms = list(transform)
             if not transforms or n_views not in (None, len(transforms)):
-                raise ValueError(
+                raise BadValueError(
                     f"n_views={n_views} with {len(transforms)} transforms: give at least one "
                     "transform, and leave n_views out or set it to their number."
                 )
@@ -71,7 +73,7 @@ class BatchViews(nn.Module):
         listed = not isinstance(transform, nn.Module)
         transforms = list(transform) if listed else [transform] * (n_views or 1)  # type: ignore[arg-type]
         if not transforms or (listed and n_views not in (None, len(transforms))):
-            raise ValueError(
+            raise BadValueError(
                 f"n_views={n_views} with {len(transforms)} transforms: give at least one "
                 "transform, and leave n_views out or set it to their number."
             )

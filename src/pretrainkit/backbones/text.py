@@ -8,6 +8,7 @@ import torch
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.errors import BadValueError
 
 POOLINGS = ("mean", "cls", "last")
 # Decoder model types: each token attends only to the ones before it (next-token prediction).
@@ -43,7 +44,7 @@ class TextTransformer(Backbone):
         init_from: str | None = None,
     ) -> None:
         if pooling not in POOLINGS:
-            raise ValueError(
+            raise BadValueError(
                 f"backbone.pooling={pooling!r}: expected one of {', '.join(POOLINGS)}."
             )
         config = dict(config or {"model_type": "bert"})
@@ -60,7 +61,7 @@ class TextTransformer(Backbone):
         else:
             model_type = config.pop("model_type", None)
             if model_type is None:
-                raise ValueError("backbone.config needs a model_type, e.g. bert or gpt2.")
+                raise BadValueError("backbone.config needs a model_type, e.g. bert or gpt2.")
             hf_config = AutoConfig.for_model(model_type, **config)
             model = AutoModel.from_config(hf_config, attn_implementation="sdpa")
             config = {"model_type": model_type, **config}

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.errors import BadValueError
 
 SMALL_IMAGE_MAX = 64  # at or below this size the ResNet stem would throw most pixels away
 
@@ -61,7 +62,7 @@ class TimmBackbone(Backbone):
         patch = getattr(getattr(self.model, "patch_embed", None), "patch_size", None)
         if patch is not None and image_size % patch[0]:
             # timm would silently drop the pixels past the last whole patch.
-            raise ValueError(
+            raise BadValueError(
                 f"backbone {name}: image size {image_size} is not divisible by patch size "
                 f"{patch[0]}. Set dataset.patch_size to a divisor of {image_size}, or "
                 f"dataset.image_size to a multiple of {patch[0]}."

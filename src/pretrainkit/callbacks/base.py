@@ -7,6 +7,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from pretrainkit.data.image.monitor import MonitorFeatures
+from pretrainkit.errors import BadValueError
 
 
 class MonitorCallback(Callback):
@@ -19,7 +20,7 @@ class MonitorCallback(Callback):
 
     def __init__(self, every_n_epochs: int = 1) -> None:
         if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs={every_n_epochs} must be >= 1.")
+            raise BadValueError(f"every_n_epochs={every_n_epochs} must be >= 1.")
         self.every_n_epochs = every_n_epochs
         self._warned = False
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping as LightningEarlyStopping
 
+from pretrainkit.errors import BadValueError
+
 
 class EarlyStopping(LightningEarlyStopping):
     """Lightning's `EarlyStopping` on `monitor`, checked after every validation; with
@@ -15,7 +17,7 @@ class EarlyStopping(LightningEarlyStopping):
         self, monitor: str = "val/acc", mode: str = "max", patience: int | None = None, **kwargs
     ) -> None:
         if patience is not None and patience < 1:
-            raise ValueError(
+            raise BadValueError(
                 f"callbacks.early_stopping.patience={patience} must be >= 1 (epochs without a "
                 "better val/acc), or null to never stop early."
             )

@@ -10,6 +10,7 @@ import numpy as np
 import torch.nn.functional as F
 
 from pretrainkit.callbacks.base import MonitorCallback
+from pretrainkit.errors import BadValueError
 from pretrainkit.run.io import atomic_write
 from pretrainkit.run.tracking import log_image
 
@@ -75,7 +76,7 @@ class EmbeddingPlot(MonitorCallback):
     ) -> None:
         super().__init__()
         if method not in ("tsne", "pca"):
-            raise ValueError(f"callbacks.embedding.method={method!r}: use tsne or pca.")
+            raise BadValueError(f"callbacks.embedding.method={method!r}: use tsne or pca.")
         self.path = Path(dirpath) / "embedding.png"
         self.method, self.max_points, self.seed = method, max_points, seed
 

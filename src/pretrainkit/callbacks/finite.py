@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from pretrainkit.config.values import Range
+from pretrainkit.errors import BadValueError
 from pretrainkit.run.resume import last_checkpoint
 
 NONE = torch.iinfo(torch.long).max  # "no non-finite loss yet": the neutral element of a min
@@ -51,7 +52,9 @@ class FiniteLoss(Callback):
 
     def __init__(self, every_n_steps: Annotated[int, Range(ge=1)] | None = None) -> None:
         if every_n_steps is not None and every_n_steps < 1:
-            raise ValueError(f"callbacks.finite_loss.every_n_steps={every_n_steps} must be >= 1.")
+            raise BadValueError(
+                f"callbacks.finite_loss.every_n_steps={every_n_steps} must be >= 1."
+            )
         self.every_n_steps = every_n_steps
         self._first: torch.Tensor | None = None  # () long: the first non-finite step, or NONE
         self._value: torch.Tensor | None = None  # () float: the loss at that step

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrainkit.callbacks.base import MonitorCallback
+from pretrainkit.errors import BadValueError
 
 
 class OnlineProbe(MonitorCallback):
@@ -40,7 +41,7 @@ class OnlineProbe(MonitorCallback):
     ) -> None:
         super().__init__(every_n_epochs)
         if optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"callbacks.probe.optimizer={optimizer!r}: use adamw or sgd.")
+            raise BadValueError(f"callbacks.probe.optimizer={optimizer!r}: use adamw or sgd.")
         self.passes, self.batch_size = passes, batch_size
         self.optimizer_name, self.lr, self.weight_decay = optimizer, lr, weight_decay
         self.generator = torch.Generator().manual_seed(seed)

@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from pretrainkit.config.values import alternatives, mismatch, show
+from pretrainkit.errors import UserError
 
 # Keys that `hydra.utils.instantiate` reads itself: not arguments of the target.
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
@@ -22,7 +23,7 @@ REFERENCE = re.compile(r"\$\{([\w.]+)\}")  # ${augment.crop_scale}: another key'
 UNRESOLVED = object()  # an interpolation that resolves only in a Hydra run: ${hydra:...}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that cannot work; the message is the one line that says how to fix it."""
 
 

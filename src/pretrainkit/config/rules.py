@@ -1,16 +1,20 @@
 """The domain's rules: what the types cannot say. Task, backbone and dataset must be for the same
 kind of data; MAE needs a ViT, a language-model task a model type with its head; the run needs
-an epoch; `pretrained=` must name an exported backbone."""
+an epoch; `pretrained=` must name an exported backbone; every file or folder named must exist
+and be readable."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.config.checks import ConfigError, locate_target
 from pretrainkit.run.export import locate
+from pretrainkit.run.resume import check_resumable
 
 # Suggestions in messages, by modality.
 EXAMPLES = {
@@ -38,6 +42,60 @@ def check_pretrained(cfg: DictConfig) -> None:
             locate(cfg.pretrained)
         except (OSError, ValueError) as err:
             raise ConfigError(str(err)) from None
+
+
+# Lightning's own names for a checkpoint (trainer.fit(ckpt_path=...)), which are not files.
+CKPT_NAMES = ("last", "best", "hpc", "registry")
+# The settings that name a file or folder, besides the dataset's, and what to give instead.
+PATH_FIXES = {
+    "ckpt_path": "give a checkpoint file, e.g. <run dir>/checkpoints/last.ckpt",
+    "data.tokenizer": "give a tokenizer directory or tokenizer.json, a pretrain run directory, "
+    "or null to train one",
+    "backbone.init_from": "give a save_pretrained directory (a text pretraining's <run dir>/hf), "
+    "or null",
+}
+
+
+def check_paths(cfg: DictConfig) -> None:
+    """Every file or folder the config names exists and can be read: the dataset's (unless it
+    is to be downloaded), `resume`, `ckpt_path`, `data.tokenizer`, `backbone.init_from`
+    (`pretrained`: `check_pretrained`)."""
+    if cfg.get("resume"):
+        check_resumable(Path(cfg.resume))
+    source = cfg.dataset.get("source")
+    if isinstance(source, DictConfig) and not source.get("download"):
+        found = locate_target("dataset.source", source._target_) if "_target_" in source else None
+        fix = getattr(found, "missing_hint", None) or "set {key}=<an existing path>"
+        for key in ("root", "test_root", "path"):
+            if key in source:
+                check_path(source, key, f"dataset.source.{key}", fix)
+    ckpt = str(cfg.get("ckpt_path"))
+    for name, fix in PATH_FIXES.items():
+        if name == "ckpt_path" and (ckpt in CKPT_NAMES or "://" in ckpt):
+            continue  # Lightning's name for a checkpoint, or a remote one
+        parent, _, key = name.rpartition(".")
+        node = cfg.get(parent) if parent else cfg
+        if isinstance(node, DictConfig) and key in node:
+            check_path(node, key, name, fix)
+
+
+def check_path(node: DictConfig, key: str, name: str, fix: str) -> None:
+    """`node[key]`, a setting shown as `name`, names a readable file or folder (or is null, or a
+    glob, or another key's value, which is checked under that key)."""
+    value = node.get(key)
+    if (
+        value is None
+        or OmegaConf.is_interpolation(node, key)
+        or any(c in str(value) for c in "*?[")
+    ):
+        return
+    path, fix = Path(str(value)).expanduser(), fix.format(key=name)
+    if not path.exists():
+        raise ConfigError(f"{name}={value}: no such file or directory; {fix}")
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        raise ConfigError(
+            f"{name}={value}: not readable by this user; fix its permissions or {fix}"
+        )
 
 
 def check_modalities(cfg: DictConfig) -> None:

@@ -1,5 +1,5 @@
 """Config checks before any work: an unknown key, a wrong type, a value out of range or a
-backbone that cannot serve the task fails in the first seconds, in one line that names the
+backbone that cannot serve the task, a path that does not exist fails in the first seconds, in one line that names the
 key, the value and a fix.
 
 What a key may hold is read from types, not from lists kept here (`checks`): `schema` for the
@@ -9,16 +9,10 @@ names, types, `Annotated[float, Range(...)]` bounds). What types cannot say is i
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-from collections.abc import Callable
-from typing import Any
-
 from omegaconf import DictConfig
 
-from pretrainkit.config.checks import ConfigError, check_keys, check_target, target_nodes
-from pretrainkit.config.rules import check_epochs, check_modalities, check_pretrained
+from pretrainkit.config.checks import check_keys, check_target, target_nodes
+from pretrainkit.config.rules import check_epochs, check_modalities, check_paths, check_pretrained
 
 
 def validate(cfg: DictConfig, schema: type) -> None:
@@ -30,21 +24,4 @@ def validate(cfg: DictConfig, schema: type) -> None:
         check_target(path, node)
     check_epochs(cfg.trainer)
     check_pretrained(cfg)
-
-
-def exit_on_config_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    """Wrap an entry point: a ConfigError prints `error: <its line>` and exits with status 2 (a
-    usage error) instead of a traceback, which HYDRA_FULL_ERROR=1 still shows. In a multirun
-    `keep_sweeping`, applied inside this, records it as a failed job and the sweep goes on."""
-
-    @functools.wraps(main)
-    def wrapper(cfg: DictConfig) -> Any:
-        try:
-            return main(cfg)
-        except ConfigError as err:
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
-
-    return wrapper
+    check_paths(cfg)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pretrainkit.errors import BadValueError
+
 SPLITS = ("train", "test")  # the labeled splits a source returns
 
 
@@ -42,15 +44,15 @@ def check_label_budget(
     `labels_per_class` is given: it wins, being the more specific request)."""
     if labels_per_class is not None:
         if labels_per_class < 1:
-            raise ValueError(f"labels_per_class={labels_per_class} must be >= 1.")
+            raise BadValueError(f"labels_per_class={labels_per_class} must be >= 1.")
         label_fraction = None
     elif label_fraction is None or not 0 < label_fraction <= 1:
-        raise ValueError(
+        raise BadValueError(
             f"label_fraction={label_fraction} is outside (0, 1]; use e.g. label_fraction=0.1 "
             "for 10% of the labels, or labels_per_class=N."
         )
     if not 0 < val_fraction < 1:
-        raise ValueError(f"data.val_fraction={val_fraction} must be in (0, 1).")
+        raise BadValueError(f"data.val_fraction={val_fraction} must be in (0, 1).")
     return label_fraction
 
 
@@ -67,7 +69,7 @@ def labeled_subset(
     for cls, idx in _by_class(np.asarray(targets), seed).items():
         if per_class is not None:
             if per_class > len(idx):
-                raise ValueError(
+                raise BadValueError(
                     f"labels_per_class={per_class} but class {cls} has only {len(idx)} training "
                     f"examples; lower labels_per_class to at most {len(idx)} or use label_fraction."
                 )

@@ -4,12 +4,14 @@ requeue (auto_resume), or nothing — in which case its directory must hold no r
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from pretrainkit.errors import UserError
 from pretrainkit.run.files import (
     CHECKPOINTS,
     FINISHED,
@@ -23,7 +25,7 @@ from pretrainkit.run.files import (
 log = logging.getLogger(__name__)
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError, ValueError):
     """A run that cannot be resumed as asked."""
 
 
@@ -42,8 +44,11 @@ def finished(run_dir: Path) -> list[str]:
 
 def check_resumable(run_dir: Path) -> Path:
     """`run_dir`'s checkpoint to continue from, or a ResumeError saying why there is none."""
-    if not run_dir.is_dir():
-        raise ResumeError(f"resume={run_dir}: no such run directory.")
+    if not run_dir.is_dir() or _made_by_this_launch(run_dir):
+        raise ResumeError(
+            f"resume={run_dir}: no such run directory; give the directory of the run to continue "
+            "(outputs/<pretrain|finetune>/<time>)."
+        )
     if done := finished(run_dir):
         raise ResumeError(
             f"resume={run_dir}: that run finished ({', '.join(done)}); nothing was changed. To "
@@ -57,6 +62,20 @@ def check_resumable(run_dir: Path) -> Path:
             "save); start it again instead."
         )
     return ckpt
+
+
+def _made_by_this_launch(run_dir: Path) -> bool:
+    """Whether `run_dir` holds only what Hydra writes at launch (`.hydra/resumed-<time>/`, the job's
+    log): it did not exist before `resume=` named it. Then it is removed again."""
+    hydra_dir = run_dir / HYDRA_DIR
+    entries = list(run_dir.iterdir())
+    launches = list(hydra_dir.iterdir()) if hydra_dir.is_dir() else []
+    ours = all(e == hydra_dir or (e.is_file() and e.suffix == ".log") for e in entries)
+    made = launches and all(p.is_dir() and p.name.startswith("resumed-") for p in launches)
+    if not (ours and made):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return True
 
 
 def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:

@@ -14,7 +14,9 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from pretrainkit.run.files import MARKERS
+from pretrainkit.errors import BadValueError, RunExistsError
+from pretrainkit.run.checkpoint_io import epochs_done, remove_partial_saves
+from pretrainkit.run.files import CHECKPOINTS, MARKERS
 from pretrainkit.run.resume import ResumeError, resume_checkpoint
 from pretrainkit.run.tracking import previous_run_id
 
@@ -49,15 +51,30 @@ def start_run(cfg: DictConfig) -> Run:
     elif is_rank_zero():
         taken = [m for m in MARKERS if (out / m).exists()]
         if taken:
-            raise FileExistsError(
+            raise RunExistsError(
                 f"{out} already holds a run ({', '.join(taken)}); nothing was overwritten. "
                 "Choose a new directory (hydra.run.dir=...) or leave hydra.run.dir at its default."
             )
+    if is_rank_zero() and (partial := remove_partial_saves(out / CHECKPOINTS)):
+        log.info("removed %d partial checkpoint file(s) a kill left in %s", len(partial), out)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True)
-    if resumed is not None:
-        return Run(out, str(resumed), resumed=True)
-    return Run(out, cfg.get("ckpt_path"), resumed=False)
+    run = Run(out, str(resumed), True) if resumed else Run(out, cfg.get("ckpt_path"), False)
+    if run.ckpt_path is not None and Path(run.ckpt_path).is_file():
+        check_epochs_left(run, cfg.trainer.get("max_epochs"))
+    return run
+
+
+def check_epochs_left(run: Run, max_epochs: int | None) -> None:
+    """Lightning refuses a checkpoint that has trained more epochs than `trainer.max_epochs`,
+    with a traceback: refuse it here, in one line."""
+    given = f"resume={run.dir}" if run.resumed else f"ckpt_path={run.ckpt_path}"
+    done = epochs_done(run.ckpt_path, given)  # type: ignore[arg-type]
+    if max_epochs is not None and max_epochs != -1 and done > max_epochs:
+        raise BadValueError(
+            f"trainer.max_epochs={max_epochs} but {given} has already trained {done} epochs; "
+            f"set trainer.max_epochs above {done} to train further (e.g. trainer.max_epochs={done + max_epochs})."
+        )
 
 
 def build_loggers(cfg: DictConfig, resumed: bool = False) -> list[Logger]:

@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.config import config_dir
+from pretrainkit.errors import BadValueError
 from pretrainkit.run.files import (
     ERROR,
     HYDRA_CONFIG,
@@ -85,7 +86,7 @@ def study_dir(cfg: DictConfig) -> Path:
     if cfg.study.dir is not None:
         return Path(cfg.study.dir)
     if not HydraConfig.initialized():
-        raise ValueError("study.task is set outside pk-finetune: set study.dir too.")
+        raise BadValueError("study.task is set outside pk-finetune: set study.dir too.")
     return Path(HydraConfig.get().sweep.dir) / STUDY_PRETRAIN
 
 
@@ -96,7 +97,7 @@ def study_pretrained(cfg: DictConfig) -> str:
 
     task = cfg.study.task
     if cfg.pretrained is not None:
-        raise ValueError(
+        raise BadValueError(
             f"study.task={task} and pretrained={cfg.pretrained} both name a backbone: a study "
             "pretrains its own. Drop pretrained= (or set study.task=null to fine-tune that one)."
         )

@@ -19,7 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from pretrainkit.config.checks import ConfigError
+from pretrainkit.errors import user_error
 from pretrainkit.run.files import ERROR, METRICS
 from pretrainkit.run.io import write_json
 
@@ -37,11 +37,14 @@ def job_overrides() -> list[str]:
 def write_error(run_dir: Path, err: BaseException) -> None:
     """`error.json`: the one-line error, its traceback and the job's overrides."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    cause = err
-    while cause.__cause__ is not None:  # Hydra wraps a target's error: name the real one
-        cause = cause.__cause__
+    found = user_error(err)  # unwrapped from Hydra's instantiate or a DataLoader worker
+    if found is None:
+        cause = err
+        while cause.__cause__ is not None:  # Hydra wraps a target's error: name the real one
+            cause = cause.__cause__
+        found = type(cause).__name__, str(cause)
     payload = {
-        "error": f"{type(cause).__name__}: {cause}".splitlines()[0],
+        "error": f"{found[0]}: {found[1]}".splitlines()[0],
         "traceback": "".join(traceback.format_exception(err)),
         "overrides": job_overrides(),
         "run_dir": str(run_dir.resolve()),
@@ -67,8 +70,8 @@ def keep_sweeping(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         try:
             return main(cfg)
         except Exception as err:
-            if isinstance(err, ConfigError):  # its one line says it all
-                log.error(f"this job's config is invalid; the sweep goes on: {err}")
+            if (found := user_error(err)) is not None:  # its line says it all
+                log.error(f"this job's input is invalid; the sweep goes on: {found[1]}")
             else:
                 log.exception(
                     "this job failed; the sweep goes on (error.json in its run directory)"

@@ -7,6 +7,8 @@ import netrc
 import os
 from urllib.parse import urlparse
 
+from pretrainkit.errors import BadValueError
+
 
 def wandb_logged_in() -> bool:
     """Whether W&B credentials exist (API key in the environment or in ~/.netrc)."""
@@ -19,6 +21,14 @@ def wandb_logged_in() -> bool:
         return False
 
 
+def private_wandb_service() -> None:
+    """Forget a W&B service inherited from the launching process (WANDB_SERVICE, which W&B sets
+    in a Python process that uses it, and its children inherit): a run starts its own. Sharing
+    the parent's, a run killed here stays open there, "in use", and its resume cannot log on
+    into it until the parent exits."""
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 def wandb_mode(mode: str | None = None) -> str:
     """The W&B mode to use: `mode` if given, else $WANDB_MODE, else online iff logged in."""
     mode = mode or os.environ.get("WANDB_MODE")
@@ -27,7 +37,7 @@ def wandb_mode(mode: str | None = None) -> str:
     if mode in ("online", "disabled", "shared"):
         return mode
     if mode:
-        raise ValueError(
+        raise BadValueError(
             f"logger.wandb.mode={mode!r}: use online, offline, disabled or null (auto)."
         )
     return "online" if wandb_logged_in() else "offline"

@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from pretrainkit.errors import BadValueError, UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -38,13 +40,13 @@ BAD_FILE_POLICIES = ("error", "skip")
 HIGH_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 
 
-class UnreadableImageError(OSError):
+class UnreadableImageError(UserError, OSError):
     """An image file PIL cannot open or decode (an OSError, as PIL's own errors are)."""
 
 
 def check_policy(on_bad_file: str) -> str:
     if on_bad_file not in BAD_FILE_POLICIES:
-        raise ValueError(
+        raise BadValueError(
             f"dataset.source.on_bad_file={on_bad_file!r}: expected {' | '.join(BAD_FILE_POLICIES)}."
         )
     return on_bad_file
@@ -54,7 +56,7 @@ def image_mode(mode: str | int) -> str:
     """The PIL mode for `mode`: "L" or "RGB", or a channel count (1 or 3) naming one."""
     pil_mode = MODES.get(mode, mode) if isinstance(mode, int) else mode
     if pil_mode not in MODES.values():
-        raise ValueError(
+        raise BadValueError(
             f"dataset.source.mode={mode!r}: expected L or RGB (or a channel count, 1 or 3)."
         )
     return pil_mode

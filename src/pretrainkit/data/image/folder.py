@@ -18,6 +18,7 @@ from pretrainkit.data.image.datasets import (
 )
 from pretrainkit.data.image.sources import ImageSource
 from pretrainkit.data.splits import check_split, stratified_split
+from pretrainkit.errors import MissingFileError
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,14 @@ class ImageFolder(ImageSource):
 
     def _images_under(self, folder: Path) -> list[Path]:
         if not folder.is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"image folder {folder} does not exist; set dataset.source.root=<dir>."
             )
         files = sorted(
             p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
         )
         if not files:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}; point dataset.source.root at a folder of images."
             )
         return files
@@ -103,7 +104,7 @@ class ImageFolder(ImageSource):
             sorted(d.name for d in self.root.iterdir() if d.is_dir()) if self.root.is_dir() else []
         )
         if not classes:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"labeled image folder {self.root} has no class subfolders; lay it out as "
                 f"{self.root}/<class_name>/<image files>."
             )
@@ -113,7 +114,7 @@ class ImageFolder(ImageSource):
         paths, targets = [], []
         for i, name in enumerate(self.classes):
             if not (folder / name).is_dir():
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"{folder} lacks class folder {name!r} that {self.root} has."
                 )
             files = self._images_under(folder / name)

@@ -22,6 +22,7 @@ from pretrainkit.data.image.sources import ImageSource
 from pretrainkit.data.loader import LabeledLoaders
 from pretrainkit.data.splits import check_label_budget, train_val_indices
 from pretrainkit.data.transformed import Transformed
+from pretrainkit.errors import BadValueError
 
 
 class LabeledDataModule(LabeledLoaders):
@@ -57,11 +58,11 @@ class LabeledDataModule(LabeledLoaders):
     ) -> None:
         super().__init__()
         if min_steps_per_epoch < 0:
-            raise ValueError(f"data.min_steps_per_epoch={min_steps_per_epoch} must be >= 0.")
+            raise BadValueError(f"data.min_steps_per_epoch={min_steps_per_epoch} must be >= 0.")
         self.min_steps_per_epoch = min_steps_per_epoch
         label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
         if batch_size < 1:
-            raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
+            raise BadValueError(f"data.batch_size={batch_size} must be >= 1.")
         self.source = source
         self.train_transform, self.eval_transform = train_transform, eval_transform
         self.label_fraction, self.labels_per_class = label_fraction, labels_per_class

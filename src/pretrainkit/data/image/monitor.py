@@ -15,6 +15,7 @@ from pretrainkit.data.image.datasets import TensorImages
 from pretrainkit.data.image.sources import ImageSource
 from pretrainkit.data.splits import labeled_subset, stratified_split
 from pretrainkit.data.transformed import Transformed
+from pretrainkit.errors import BadValueError
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class MonitorSet:
         labeled: bool = True,
     ) -> None:
         if not 0 < query_fraction < 1:
-            raise ValueError(f"monitor query_fraction={query_fraction} must be in (0, 1).")
+            raise BadValueError(f"monitor query_fraction={query_fraction} must be in (0, 1).")
         self.source, self.transform = source, transform
         self.max_images, self.query_fraction = max_images, query_fraction
         self.seed, self.batch_size, self.labeled = seed, batch_size, labeled

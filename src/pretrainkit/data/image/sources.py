@@ -15,6 +15,7 @@ import torch
 
 from pretrainkit.data.image.datasets import ImageFiles, TensorImages
 from pretrainkit.data.splits import check_split, stratified_split
+from pretrainkit.errors import BadValueError, MissingFileError
 
 IDX_FIX = (
     "reinstall it (`sudo apt-get install --reinstall dataset-fashion-mnist`), or delete it and "
@@ -93,12 +94,12 @@ def _read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError) as err:  # a truncated or corrupt .gz
-        raise ValueError(f"cannot read {path} ({err}); {IDX_FIX}") from err
+        raise BadValueError(f"cannot read {path} ({err}); {IDX_FIX}") from err
     ndim = data[3] if len(data) > 3 and data[:3] == b"\x00\x00\x08" else 0
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = 4 + 4 * ndim + int(np.prod(shape)) if ndim else None
     if expected != len(data):
-        raise ValueError(
+        raise BadValueError(
             f"{path} is not a complete IDX file of uint8 ({len(data)} bytes, expected "
             f"{expected or 'an IDX header'}); {IDX_FIX}"
         )
@@ -111,6 +112,12 @@ class FashionMNIST(InMemorySource):
     Read from IDX files in `root` (Debian's `dataset-fashion-mnist` puts them in
     /usr/share/datasets/fashion-mnist); with `download=True` torchvision fetches them instead.
     """
+
+    # The fix the config checks give when `root` does not exist ({key}: the setting).
+    missing_hint = (
+        "install Debian's package (`sudo apt-get install dataset-fashion-mnist`, or `make data`), "
+        "or set {key}=<dir> dataset.source.download=true to fetch it"
+    )
 
     classes = [
         "T-shirt/top",
@@ -153,7 +160,7 @@ class FashionMNIST(InMemorySource):
         for split, (img_stem, lbl_stem) in self.FILES.items():
             img, lbl = self._find(img_stem), self._find(lbl_stem)
             if img is None or lbl is None:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"Fashion-MNIST {split} files ({img_stem}[.gz]) not found in {self.root}. "
                     "Install Debian's package: `sudo apt-get install dataset-fashion-mnist` (or "
                     "`make data`), or set dataset.source.root=<dir> dataset.source.download=true "
@@ -192,7 +199,7 @@ class CIFAR10(InMemorySource):
             try:
                 ds = TV(self.root, train=split == "train", download=self.download)
             except RuntimeError as e:  # torchvision: "Dataset not found or corrupted."
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"CIFAR-10 not found in {self.root} ({e}); set dataset.source.download=true "
                     "(needs network) or dataset.source.root=<dir holding cifar-10-batches-py>."
                 ) from e
@@ -225,7 +232,7 @@ class STL10(InMemorySource):
         try:
             ds = TV(self.root, split=split, download=self.download)
         except RuntimeError as e:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"STL-10 not found in {self.root} ({e}); set dataset.source.download=true "
                 "(needs network, 2.6 GB) or dataset.source.root=<dir holding stl10_binary>."
             ) from e

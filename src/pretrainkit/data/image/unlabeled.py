@@ -21,6 +21,7 @@ from pretrainkit.data.image.sources import ImageSource
 from pretrainkit.data.loader import ResumableLoaders
 from pretrainkit.data.splits import stratified_split
 from pretrainkit.data.transformed import Transformed
+from pretrainkit.errors import BadValueError, MissingFileError
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,14 @@ class UnlabeledDataModule(ResumableLoaders):
     ) -> None:
         super().__init__()
         if augment_on == "gpu" and (device_transform is None or decode_size is None):
-            raise ValueError(
+            raise BadValueError(
                 "data.augment_on=gpu needs data.device_transform and data.decode_size (the "
                 "recipe's augment.device_views and the image size); set data.augment_on=cpu."
             )
         if batch_size < 1:
-            raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
+            raise BadValueError(f"data.batch_size={batch_size} must be >= 1.")
         if not 0 <= val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction} must be in [0, 1).")
+            raise BadValueError(f"data.val_fraction={val_fraction} must be in [0, 1).")
         self.source, self.transform = source, transform
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.val_fraction, self.seed = val_fraction, seed
@@ -83,7 +84,7 @@ class UnlabeledDataModule(ResumableLoaders):
         # The pool has no labels to stratify on: one class holds every image.
         train_idx, val_idx = stratified_split(pool.targets * 0, self.val_fraction, self.seed)
         if len(train_idx) < self.batch_size:  # drop_last would leave no batch at all
-            raise ValueError(
+            raise BadValueError(
                 f"the unlabeled training pool has {len(train_idx)} images, fewer than "
                 f"data.batch_size={self.batch_size}; lower data.batch_size."
             )
@@ -91,7 +92,7 @@ class UnlabeledDataModule(ResumableLoaders):
             try:
                 self.monitor.setup()
             except FileNotFoundError as err:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"{err} The k-NN, probe and embedding monitors need labeled images: pass "
                     "monitor=none, or monitor=[health] data.monitor.labeled=false."
                 ) from err

@@ -23,6 +23,7 @@ from pretrainkit.data.text.readers import (
     read_records,
 )
 from pretrainkit.data.text.sources import LabeledTexts, TextSource, held_out
+from pretrainkit.errors import BadValueError
 
 log = logging.getLogger(__name__)
 _HANDLED = {"replace": "replaced", "ignore": "dropped"}  # encoding_errors, said in a log line
@@ -38,7 +39,7 @@ def _class_targets(names: Sequence[str], classes: list[str], where: Any) -> np.n
     index = {name: i for i, name in enumerate(classes)}
     unknown = sorted(set(names) - set(index))
     if unknown:
-        raise ValueError(
+        raise BadValueError(
             f"labels {unknown[:5]} in {where} are not among the training classes {classes}."
         )
     return np.asarray([index[n] for n in names], dtype=np.int64)
@@ -75,7 +76,7 @@ class TextFiles(TextSource):
     ) -> None:
         check_reader_options(separator, encoding_errors, encoding, on_bad_file)
         if test_root is None and not 0 < test_fraction < 1:
-            raise ValueError(
+            raise BadValueError(
                 f"dataset.source.test_fraction={test_fraction} must be in (0, 1) "
                 "(or set dataset.source.test_root)."
             )
@@ -118,7 +119,7 @@ class TextFiles(TextSource):
             if self._checks[p].has_text and not (strict and self._checks[p].offset is not None)
         ]
         if not usable:
-            raise ValueError(
+            raise BadValueError(
                 f"no non-empty documents in {where}: all {len(files)} text files are empty or "
                 f"skipped ({_listed(files, self._checks)}); point dataset.source.root at text files."
             )
@@ -165,7 +166,7 @@ class TextFiles(TextSource):
 
     def documents(self) -> Iterator[str]:
         if next(self._records(self.files, self.root), None) is None:  # checks, then reads one
-            raise ValueError(
+            raise BadValueError(
                 f"no non-empty documents in {self.root} (separator={self.separator!r}, "
                 f"text_field={self.text_field!r}); point dataset.source.root at text files."
             )
@@ -205,7 +206,7 @@ class TextFiles(TextSource):
             return texts, names
         for text, label in self._records(find_text_files(folder), folder):
             if label is None:
-                raise ValueError(
+                raise BadValueError(
                     f"a document under {folder} has no {self.label_field!r} label; give every "
                     "row one, or set dataset.source.label_field=<key>."
                 )
@@ -216,7 +217,7 @@ class TextFiles(TextSource):
     @cached_property
     def _labeled_root(self) -> tuple[list[str], list[str]]:
         if not self._class_folders(self.root) and not self._label_column():
-            raise ValueError(
+            raise BadValueError(
                 f"{self.root} has no labels: lay it out as {self.root}/<class>/<files>, or use "
                 f".jsonl/.csv rows with a {self.label_field!r} field "
                 "(dataset.source.label_field=<key>)."

@@ -12,6 +12,7 @@ from pretrainkit.data.digest import digest, file_stats
 from pretrainkit.data.splits import check_split, stratified_split
 from pretrainkit.data.text.readers import split_text
 from pretrainkit.data.text.sources import LabeledTexts, TextSource
+from pretrainkit.errors import BadValueError, MissingFileError
 
 FORTUNES_ROOT = "/usr/share/games/fortunes"
 # Topical categories with >= 548 entries each (cookie, people, ... are not topics).
@@ -36,6 +37,12 @@ class Fortunes(TextSource):
     never reads a test text.
     """
 
+    # The fix the config checks give when `root` does not exist ({key}: the setting).
+    missing_hint = (
+        "install Debian's `fortunes` (`sudo apt-get install fortunes`, or `make data`), or set "
+        "{key}=<dir>"
+    )
+
     def __init__(
         self,
         root: str = FORTUNES_ROOT,
@@ -48,17 +55,17 @@ class Fortunes(TextSource):
         categories = list(categories)
         unknown = [c for c in categories if c not in self.files]
         if unknown:
-            raise ValueError(
+            raise BadValueError(
                 f"unknown fortune categories {unknown} in dataset.source.categories; the "
                 f"available ones are: {', '.join(self.files)}."
             )
         if not categories or len(set(categories)) < len(categories):
-            raise ValueError(
+            raise BadValueError(
                 f"dataset.source.categories={categories} must name at least one category, "
                 "each once."
             )
         if not 0 < test_fraction < 1:
-            raise ValueError(f"dataset.source.test_fraction={test_fraction} must be in (0, 1).")
+            raise BadValueError(f"dataset.source.test_fraction={test_fraction} must be in (0, 1).")
         self.classes = categories
         self.test_fraction, self.split_seed = test_fraction, split_seed
 
@@ -74,7 +81,7 @@ class Fortunes(TextSource):
             else {}
         )
         if not files:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no fortune files in {self.root}: Debian's `fortunes` package is missing; "
                 "install it (`sudo apt-get install fortunes`, or `make data`), or set "
                 "dataset.source.root=<dir>."

@@ -13,6 +13,7 @@ from pretrainkit.data.digest import digest, file_stats
 from pretrainkit.data.splits import check_split
 from pretrainkit.data.text.readers import class_order
 from pretrainkit.data.text.sources import LabeledTexts, TextSource, held_out
+from pretrainkit.errors import BadValueError, MissingFileError
 
 
 def _import_datasets() -> Any:
@@ -50,7 +51,7 @@ class HFDiskDataset(TextSource):
     def _data(self) -> Any:
         datasets = _import_datasets()
         if not self.path.exists():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no dataset at {self.path}; save one with `dataset.save_to_disk(path)` and set "
                 "dataset.source.path=<that dir>."
             )
@@ -60,7 +61,7 @@ class HFDiskDataset(TextSource):
         if not isinstance(self._data, _import_datasets().DatasetDict):
             return self._data
         if split not in self._data:
-            raise ValueError(
+            raise BadValueError(
                 f"{self.path} has splits {list(self._data)}, not {split!r}; set "
                 "dataset.source.split / dataset.source.test_split."
             )
@@ -68,7 +69,7 @@ class HFDiskDataset(TextSource):
 
     def _check_column(self, rows: Any, field: str) -> None:
         if field not in rows.column_names:
-            raise ValueError(
+            raise BadValueError(
                 f"{self.path} has no column {field!r} (it has {rows.column_names}); set "
                 "dataset.source.text_field / dataset.source.label_field."
             )
@@ -92,7 +93,7 @@ class HFDiskDataset(TextSource):
         names = [None if v is None else str(v) for v in rows[self.label_field]]
         unknown = sorted({n for n in names if n is not None and n not in index})
         if unknown:
-            raise ValueError(
+            raise BadValueError(
                 f"labels {unknown[:5]} of {self.path} [{split}] are not among the "
                 f"{self.split!r} split's classes {self.classes}."
             )

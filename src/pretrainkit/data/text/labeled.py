@@ -15,6 +15,7 @@ from pretrainkit.data.splits import check_label_budget, train_val_indices
 from pretrainkit.data.text.sources import TextSource
 from pretrainkit.data.text.tokenized import TokenizedDataModule, check_text_options, padding_id
 from pretrainkit.data.text.tokenizer import Documents
+from pretrainkit.errors import BadValueError
 
 
 class EncodedTexts(Dataset):
@@ -94,11 +95,11 @@ class LabeledTextDataModule(TokenizedDataModule, LabeledLoaders):
         super().__init__()
         label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
         if min_steps_per_epoch < 0:
-            raise ValueError(f"data.min_steps_per_epoch={min_steps_per_epoch} must be >= 0.")
+            raise BadValueError(f"data.min_steps_per_epoch={min_steps_per_epoch} must be >= 0.")
         self.min_steps_per_epoch = min_steps_per_epoch
         check_text_options(batch_size, tokenizer, tokenizer_kind)
         if max_length < 2:
-            raise ValueError(f"data.max_length={max_length} must be >= 2.")
+            raise BadValueError(f"data.max_length={max_length} must be >= 2.")
         self.source, self.tokenizer_path = source, tokenizer
         self.tokenizer_options = {
             "kind": tokenizer_kind,

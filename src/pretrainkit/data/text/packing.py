@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from pretrainkit.errors import BadValueError
+
 
 class PackedBlocks(Dataset):
     """`tokens[start:stop]` cut into consecutive blocks of `block_size` ids.
@@ -32,7 +34,7 @@ class PackedBlocks(Dataset):
         self.chunk = block_size - (prefix_id is not None)  # stream ids per block
         if self.chunk < 1:
             need = 2 if prefix_id is not None else 1
-            raise ValueError(f"data.block_size={block_size} must be >= {need}.")
+            raise BadValueError(f"data.block_size={block_size} must be >= {need}.")
         stop = len(tokens) if stop is None else stop
         if not 0 <= start <= stop <= len(tokens):
             raise ValueError(f"start={start}, stop={stop} outside a stream of {len(tokens)}.")

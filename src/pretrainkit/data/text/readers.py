@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pretrainkit.errors import BadValueError, MissingFileError, UserError
+
 SEPARATORS = ("line", "blank_line", "percent", "file")
 SUFFIXES = (".txt", ".jsonl", ".csv")
 BAD_FILE_POLICIES = ("error", "skip")
@@ -28,30 +30,30 @@ def check_reader_options(
     separator: str, encoding_errors: str, encoding: str = "utf-8", on_bad_file: str = "error"
 ) -> None:
     if separator not in SEPARATORS:
-        raise ValueError(
+        raise BadValueError(
             f"dataset.source.separator={separator!r}: expected {' | '.join(SEPARATORS)}."
         )
     try:
         codecs.lookup_error(encoding_errors)
     except LookupError:
-        raise ValueError(
+        raise BadValueError(
             f"dataset.source.encoding_errors={encoding_errors!r} is not a codec error handler; "
             "use replace, ignore or strict."
         ) from None
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise ValueError(
+        raise BadValueError(
             f"dataset.source.encoding={encoding!r} is not a text encoding Python knows; use "
             "e.g. utf-8, latin-1 or cp1252."
         ) from None
     if on_bad_file not in BAD_FILE_POLICIES:
-        raise ValueError(
+        raise BadValueError(
             f"dataset.source.on_bad_file={on_bad_file!r}: expected {' | '.join(BAD_FILE_POLICIES)}."
         )
 
 
-class UndecodableTextError(UnicodeDecodeError):
+class UndecodableTextError(UserError, UnicodeDecodeError):
     """A text file its encoding cannot decode, told in a message that names the file and the fix
     (a UnicodeDecodeError still, for code that catches one)."""
 
@@ -109,7 +111,7 @@ def find_text_files(root: str | Path) -> list[Path]:
     else:
         files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
     if not files:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no text files match {root}: give a file, a directory holding *.txt, *.jsonl or "
             "*.csv files (searched recursively), or a glob such as 'data/**/*.txt'."
         )
@@ -157,13 +159,13 @@ def _jsonl(lines: Iterable[str], path: Path, text_field: str, label_field: str) 
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(
+            raise BadValueError(
                 f"{path}:{n} is not valid JSON ({err.msg}); a .jsonl file holds one JSON "
                 "object per line."
             ) from None
         if not isinstance(row, dict) or text_field not in row:
             keys = sorted(row) if isinstance(row, dict) else type(row).__name__
-            raise ValueError(
+            raise BadValueError(
                 f"{path}:{n} has no {text_field!r} field (it has {keys}); set "
                 "dataset.source.text_field=<key>."
             )
@@ -177,7 +179,7 @@ def _csv(lines: Iterable[str], path: Path, text_field: str, label_field: str) ->
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
     reader = csv.DictReader(lines)
     if reader.fieldnames is None or text_field not in reader.fieldnames:
-        raise ValueError(
+        raise BadValueError(
             f"{path} has no {text_field!r} column (its header: {reader.fieldnames}); set "
             "dataset.source.text_field=<column>."
         )

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pretrainkit.data.splits import stratified_split
+from pretrainkit.errors import BadValueError
 
 
 @dataclass
@@ -64,7 +65,7 @@ def held_out(
     counts = np.bincount(targets, minlength=len(classes))
     if len(counts) and counts.min() < 2:
         name = classes[int(counts.argmin())]
-        raise ValueError(
+        raise BadValueError(
             f"class {name!r} has {counts.min()} example(s) in {where}; holding out "
             f"dataset.source.test_fraction={fraction} for testing needs at least 2 per class: "
             "add examples, drop the class, or set dataset.source.test_root."

@@ -16,6 +16,7 @@ from transformers import PreTrainedTokenizerFast
 
 from pretrainkit.data.text.sources import TextSource
 from pretrainkit.data.text.tokenizer import document_separator_id
+from pretrainkit.errors import BadValueError
 from pretrainkit.run.io import write_json
 
 FORMAT_VERSION = 1  # bump when the stream's layout changes: old caches are then not reused
@@ -62,7 +63,7 @@ def _build(
                 n_tokens += len(flat)
                 n_documents += len(docs)
         if n_tokens == 0:
-            raise ValueError(
+            raise BadValueError(
                 f"the corpus has no tokens: {type(source).__name__} gave no document that "
                 "tokenizes to anything; check the source's root and text_field."
             )

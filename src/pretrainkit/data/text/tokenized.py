@@ -19,6 +19,7 @@ from pretrainkit.data.text.tokenizer import (
     load_tokenizer,
     save_tokenizer,
 )
+from pretrainkit.errors import BadValueError
 
 
 def prepare_tokenizer(
@@ -52,9 +53,11 @@ def backbone_kwargs(tokenizer: PreTrainedTokenizerFast) -> dict[str, Any]:
 
 def check_text_options(batch_size: int, tokenizer: str | None, tokenizer_kind: str) -> None:
     if batch_size < 1:
-        raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
+        raise BadValueError(f"data.batch_size={batch_size} must be >= 1.")
     if tokenizer is None and tokenizer_kind not in KINDS:
-        raise ValueError(f"data.tokenizer_kind={tokenizer_kind!r}: expected {' | '.join(KINDS)}.")
+        raise BadValueError(
+            f"data.tokenizer_kind={tokenizer_kind!r}: expected {' | '.join(KINDS)}."
+        )
 
 
 def padding_id(tokenizer: PreTrainedTokenizerFast) -> int:

@@ -22,6 +22,7 @@ from tokenizers.trainers import BpeTrainer, WordPieceTrainer
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from pretrainkit.data.digest import digest
+from pretrainkit.errors import BadValueError, MissingFileError
 
 KINDS = ("wordpiece", "bpe")
 # Fixed order, so the ids are the same in every tokenizer trained here: [PAD]=0 ... [MASK]=4.
@@ -156,9 +157,9 @@ def train_tokenizer(
         lowercase: lowercase (and, for WordPiece, strip accents) before tokenizing.
     """
     if kind not in KINDS:
-        raise ValueError(f"tokenizer kind={kind!r}: expected {' | '.join(KINDS)}.")
+        raise BadValueError(f"tokenizer kind={kind!r}: expected {' | '.join(KINDS)}.")
     if vocab_size < 1:
-        raise ValueError(f"vocab_size={vocab_size} must be >= 1.")
+        raise BadValueError(f"vocab_size={vocab_size} must be >= 1.")
     if kind == "bpe":
         stream: Iterable[str] = documents() if callable(documents) else documents
         tok = _train_bpe(iter(stream), vocab_size, min_frequency, lowercase)
@@ -197,7 +198,7 @@ def load_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerFast:
     for folder in (p, p / "tokenizer"):
         if folder.is_dir() and any((folder / f).is_file() for f in TOKENIZER_FILES):
             return _auto(folder)
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"no tokenizer at {p}: looked for {' or '.join(TOKENIZER_FILES)} in it and in "
         f"{p / 'tokenizer'} (a pretrain run's); pass a tokenizer directory, a tokenizer.json "
         "file, or a pretrain run directory."
@@ -255,7 +256,7 @@ def document_separator_id(tokenizer: PreTrainedTokenizerFast) -> int:
     for token_id in (tokenizer.sep_token_id, tokenizer.eos_token_id):
         if token_id is not None:
             return int(token_id)
-    raise ValueError(
+    raise BadValueError(
         "the tokenizer has neither a sep_token nor an eos_token to end documents with; use one "
         "trained here (wordpiece | bpe) or set tokenizer.sep_token / eos_token."
     )
@@ -289,7 +290,7 @@ def is_continuation_table(tokenizer: PreTrainedTokenizerFast) -> torch.Tensor:
     elif "Metaspace" in _component_types(state["pre_tokenizer"]):
         continues = lambda t: not t.startswith("▁")  # noqa: E731
     else:
-        raise ValueError(
+        raise BadValueError(
             f"whole-word masking needs a WordPiece, byte-level BPE or SentencePiece tokenizer; "
             f"this one is a {model['type']} model without a ByteLevel/Metaspace pre-tokenizer."
         )

@@ -12,6 +12,7 @@ from pretrainkit.data.text.sources import TextSource
 from pretrainkit.data.text.token_cache import token_cache
 from pretrainkit.data.text.tokenized import TokenizedDataModule, check_text_options, padding_id
 from pretrainkit.data.text.tokenizer import Documents, document_separator_id
+from pretrainkit.errors import BadValueError
 
 
 class TextDataModule(TokenizedDataModule):
@@ -56,14 +57,14 @@ class TextDataModule(TokenizedDataModule):
         super().__init__()
         check_text_options(batch_size, tokenizer, tokenizer_kind)
         if monitor is not None:
-            raise ValueError(
+            raise BadValueError(
                 "the representation monitors (k-NN, probe, health, embedding) read images; "
                 "text pretraining logs perplexity and token accuracy instead: use monitor=none."
             )
         if block_size < 2:
-            raise ValueError(f"data.block_size={block_size} must be >= 2.")
+            raise BadValueError(f"data.block_size={block_size} must be >= 2.")
         if not 0 <= val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction} must be in [0, 1).")
+            raise BadValueError(f"data.val_fraction={val_fraction} must be in [0, 1).")
         self.source, self.tokenizer_path = source, tokenizer
         self.tokenizer_options = {
             "kind": tokenizer_kind,
@@ -97,7 +98,7 @@ class TextDataModule(TokenizedDataModule):
         pad = padding_id(tok)
         train = PackedBlocks(tokens, self.block_size, prefix, pad, 0, cut)
         if len(train) < self.batch_size:  # drop_last would leave no batch at all
-            raise ValueError(
+            raise BadValueError(
                 f"the corpus packs into {len(train)} training blocks of data.block_size="
                 f"{self.block_size} tokens, fewer than data.batch_size={self.batch_size}; lower "
                 "data.batch_size or data.block_size, or use a larger corpus."
