@@ -13,13 +13,7 @@ from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.byol import BYOLLoss
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
 def cosine_momentum(step: int, total_steps: float, base: float) -> float:
@@ -42,7 +36,7 @@ def ema_update_(target: nn.Module, online: nn.Module, momentum: float) -> None:
         xi.lerp_(theta, 1 - momentum)  # ξ + (1 - τ)(θ - ξ)
 
 
-class BYOL(BackboneModule):
+class BYOL(PretextTask):
     """BYOL (Grill et al., 2020, "Bootstrap Your Own Latent: A New Approach to Self-Supervised
     Learning", arXiv:2006.07733).
 
@@ -87,14 +81,7 @@ class BYOL(BackboneModule):
         with torch.no_grad():
             z1, z2 = self.target_projector(self.target_backbone(x)).chunk(2)
         loss = self.loss_fn(p1, p2, z1, z2)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            prog_bar=on_bar(stage),
-            on_epoch=True,
-            sync_dist=stage == "val",
-            batch_size=len(views[0]),
-        )
+        self.log_terms(stage, len(views[0]), loss)
         return loss
 
     def on_train_start(self) -> None:

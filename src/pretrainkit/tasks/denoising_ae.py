@@ -11,13 +11,7 @@ from torch import nn
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
 def corrupt(x: torch.Tensor, noise_std: float, mask_ratio: float) -> torch.Tensor:
@@ -59,7 +53,7 @@ class ConvDecoder(nn.Module):
         return self.out(x)  # (B, C, image_size, image_size)
 
 
-class DenoisingAE(BackboneModule):
+class DenoisingAE(PretextTask):
     """Denoising autoencoder (Vincent et al., 2008, "Extracting and Composing Robust Features
     with Denoising Autoencoders", ICML): the backbone encodes a corrupted image (Gaussian noise
     and/or masked pixels) into its feature vector, a conv decoder reconstructs the clean image,
@@ -92,12 +86,5 @@ class DenoisingAE(BackboneModule):
     def step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         recon = self.decoder(self.backbone(corrupt(x, self.noise_std, self.mask_ratio)))
         loss = F.mse_loss(recon, x)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            prog_bar=on_bar(stage),
-            on_epoch=True,
-            sync_dist=stage == "val",
-            batch_size=len(x),
-        )
+        self.log_terms(stage, len(x), loss)
         return loss

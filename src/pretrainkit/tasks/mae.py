@@ -21,13 +21,7 @@ from pretrainkit.patches import (
     sincos_pos_embed,
 )
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
 def vision_transformer(backbone: Backbone) -> VisionTransformer:
@@ -114,7 +108,7 @@ class MAEDecoder(nn.Module):
         return self.pred(x[:, self.num_prefix :])  # (B, N, patch_dim)
 
 
-class MAE(BackboneModule):
+class MAE(PretextTask):
     """Masked autoencoder (He et al., 2021, "Masked Autoencoders Are Scalable Vision Learners",
     arXiv:2111.06377).
 
@@ -179,12 +173,5 @@ class MAE(BackboneModule):
     def step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         pred, mask = self(x)
         loss = self.loss(x, pred, mask)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            prog_bar=on_bar(stage),
-            on_epoch=True,
-            sync_dist=stage == "val",
-            batch_size=len(x),
-        )
+        self.log_terms(stage, len(x), loss)
         return loss
