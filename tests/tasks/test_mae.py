@@ -146,6 +146,17 @@ def test_a_backbone_that_is_not_a_vit_is_refused(tmp_path: Path):
         MAE(resnet, partial(torch.optim.AdamW))
 
 
+def test_a_timm_vit_name_of_another_model_class_is_refused_when_built(tmp_path: Path):
+    """The config check (validate.py) tells a ViT by its timm name, before anything is built;
+    some `vit_*` models are other classes (relative positions here, EVA for the `*_rope` ones),
+    without the patch and position layout MAE uses. Only the built model tells them apart, so
+    MAE keeps its own check: the exact one, the config check being the early one."""
+    name = "vit_relpos_small_patch16_224"
+    cfg = make_cfg("pretrain", ["task=mae", f"backbone.name={name}"], tmp_path)
+    with pytest.raises(ValueError, match=rf"TimmBackbone\({name}\)\. Use backbone=vit_tiny"):
+        MAE(instantiate(cfg.backbone), partial(torch.optim.AdamW))
+
+
 def test_image_size_not_divisible_by_the_patch_size_is_refused():
     cfg = make_cfg("pretrain", ["task=mae", "dataset=fashion_mnist", "dataset.patch_size=3"])
     with pytest.raises(InstantiationException, match="28 is not divisible by patch size 3"):

@@ -65,8 +65,6 @@ class BYOL(PretextTask):
         weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if not 0 <= base_momentum <= 1:
-            raise ValueError(f"task.base_momentum={base_momentum} must be in [0, 1].")
         self.projector = mlp(backbone.feature_dim, [proj_hidden_dim], proj_output_dim)
         self.predictor = mlp(proj_output_dim, [pred_hidden_dim], proj_output_dim)
         self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)

@@ -39,17 +39,15 @@ class Classifier(BackboneModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         freeze_backbone: bool = True,
-        backbone_lr_scale: Annotated[float, Range(gt=0)] = 0.1,
+        backbone_lr_scale: Annotated[
+            float, Range(gt=0, example="0.1 (or freeze_backbone=true to freeze)")
+        ] = 0.1,
         weight_decay: WeightDecay = 1e-4,
         label_smoothing: Annotated[float, Range(ge=0, le=1)] = 0.0,
         pretrained: bool = True,
         head_batchnorm: bool = True,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if backbone_lr_scale <= 0:
-            raise ValueError(
-                f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze."
-            )
         linear = nn.Linear(backbone.feature_dim, num_classes)
         norm = nn.Identity()
         if head_batchnorm:

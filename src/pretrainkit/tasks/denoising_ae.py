@@ -75,10 +75,10 @@ class DenoisingAE(PretextTask):
         weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if noise_std < 0 or not 0 <= mask_ratio < 1 or (noise_std == 0 and mask_ratio == 0):
+        if noise_std == 0 and mask_ratio == 0:  # each one's range is in its annotation
             raise ValueError(
-                f"task.noise_std={noise_std}, task.mask_ratio={mask_ratio}: need noise_std >= 0 and "
-                "mask_ratio in [0, 1), not both zero (nothing would be corrupted)."
+                "task.noise_std=0, task.mask_ratio=0: nothing would be corrupted; set either, "
+                "not both zero (e.g. task.noise_std=0.5)."
             )
         self.decoder = ConvDecoder(backbone.feature_dim, in_chans, image_size, decoder_width)
         self.noise_std, self.mask_ratio = noise_std, mask_ratio

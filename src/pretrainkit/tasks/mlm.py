@@ -90,13 +90,7 @@ class MLM(LanguageModel):
         head_positions: Literal["masked", "all"] = "masked",
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if not 0 < mask_probability < 1:
-            raise ValueError(f"task.mask_probability={mask_probability} must be in (0, 1).")
-        if mask_token_fraction < 0 or random_token_fraction < 0:
-            raise ValueError(
-                "task.mask_token_fraction and task.random_token_fraction must be >= 0."
-            )
-        if mask_token_fraction + random_token_fraction > 1:
+        if mask_token_fraction + random_token_fraction > 1:  # each one's range: its annotation
             raise ValueError(
                 f"task.mask_token_fraction + task.random_token_fraction = "
                 f"{mask_token_fraction + random_token_fraction} must be <= 1."
