@@ -8,16 +8,30 @@ from typing import Annotated, Any
 
 import lightning as L
 import torch
+from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from pretrainkit.backbones.base import Backbone
-from pretrainkit.optim import param_groups
 from pretrainkit.schema import Range
 
 OptimizerFactory = Callable[[Iterable[dict[str, Any]]], Optimizer]
 SchedulerFactory = Callable[..., LRScheduler]
 WeightDecay = Annotated[float, Range(ge=0)]  # a Range is checked before any work (validate.py)
+
+
+def param_groups(
+    module: nn.Module, weight_decay: float, lr_scale: float = 1.0
+) -> list[dict[str, Any]]:
+    """Split parameters so biases and norm weights (1-D) get no weight decay."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay, "lr_scale": lr_scale},
+        {"params": no_decay, "weight_decay": 0.0, "lr_scale": lr_scale},
+    ]
+    return [g for g in groups if g["params"]]
 
 
 def on_bar(stage: str) -> bool:

@@ -11,9 +11,14 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrainkit.backbones.base import Backbone
-from pretrainkit.optim import param_groups
 from pretrainkit.schema import Range
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    param_groups,
+)
 
 
 class Classifier(BackboneModule):
