@@ -91,7 +91,7 @@ class LanguageModel(PretextTask):
             self.val_acc.update(correct / counted.clamp_min(1), weight=counted)
             return loss
         n = len(batch["input_ids"])
-        self.log_terms(stage, n, loss)
+        self.log_terms(stage, n, loss)  # then perplexity per step, accuracy per epoch
         self.log(f"{stage}/perplexity", loss.detach().exp(), on_step=True, batch_size=n)
         acc = correct / counted.clamp_min(1)
         self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, batch_size=n)
