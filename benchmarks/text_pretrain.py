@@ -71,7 +71,7 @@ def main(overrides: list[str]) -> None:
 
     def step(batch: dict[str, torch.Tensor]) -> None:
         opt.zero_grad(set_to_none=True)
-        task.step(batch, "train")[0].backward()
+        task.token_loss(batch).loss.backward()
         opt.step()
 
     step(batches[0])  # warm-up

@@ -21,15 +21,3 @@ def warmup_cosine(
         return final_scale + (1 - final_scale) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, scale)
-
-
-def param_groups(module, weight_decay: float, lr_scale: float = 1.0) -> list[dict]:
-    """Split parameters so biases and norm weights (1-D) get no weight decay."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    groups = [
-        {"params": decay, "weight_decay": weight_decay, "lr_scale": lr_scale},
-        {"params": no_decay, "weight_decay": 0.0, "lr_scale": lr_scale},
-    ]
-    return [g for g in groups if g["params"]]

@@ -34,7 +34,7 @@ def reference_terms(z1: torch.Tensor, z2: torch.Tensor, eps: float) -> tuple[flo
     return on, off
 
 
-def test_matches_reference():
+def test_terms_match_a_scalar_by_scalar_reference():
     torch.manual_seed(0)
     z1, z2 = torch.randn(6, 4), torch.randn(6, 4) + torch.randn(6, 4).abs()
     loss_fn = BarlowTwinsLoss(off_diag_weight=0.1)

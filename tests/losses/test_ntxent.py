@@ -26,7 +26,7 @@ def reference_ntxent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Te
     return total / (2 * n)
 
 
-def test_matches_reference():
+def test_loss_matches_a_loop_over_anchors():
     torch.manual_seed(0)
     z1, z2 = torch.randn(6, 5), torch.randn(6, 5)
     assert torch.allclose(nt_xent(z1, z2, 0.3), reference_ntxent(z1, z2, 0.3), atol=1e-5)
@@ -40,7 +40,7 @@ def test_perfect_views_give_low_loss_and_chance_views_log_2n_minus_1():
     assert math.isclose(nt_xent(same, same, 0.5).item(), math.log(15), rel_tol=1e-5)
 
 
-def test_rejects_bad_temperature():
+def test_temperature_of_zero_is_refused():
     with pytest.raises(ValueError, match="temperature=0"):
         NTXentLoss(temperature=0)
 

@@ -12,7 +12,9 @@ from hydra.utils import instantiate
 from safetensors.torch import load_file
 from torch import nn
 
-from pretrainkit.backbones.cnn import SmallCNN
+from pretrainkit.config.checks import ConfigError
+from pretrainkit.config.schema import PretrainConfig
+from pretrainkit.config.validate import validate
 from pretrainkit.pretrain import pretrain
 from pretrainkit.tasks.byol import BYOL, cosine_momentum, ema_update_
 
@@ -66,9 +68,12 @@ def test_target_gets_no_gradient_and_is_not_optimized(tmp_path: Path):
     assert any(k.startswith("target_projector.") for k in keys)
 
 
-def test_bad_momentum_is_refused():
-    with pytest.raises(ValueError, match="base_momentum=1.5"):
-        BYOL(SmallCNN(), torch.optim.AdamW, base_momentum=1.5)
+@pytest.mark.parametrize("momentum", [-0.1, 1.5])
+def test_momentum_outside_0_1_is_refused_by_the_config_check(momentum: float, tmp_path: Path):
+    """BYOL's signature holds the range ([0, 1]); the config check reads it before any work."""
+    cfg = make_cfg("pretrain", ["task=byol", f"task.base_momentum={momentum}"], tmp_path)
+    with pytest.raises(ConfigError, match=rf"task.base_momentum={momentum} is outside \[0, 1\]"):
+        validate(cfg, PretrainConfig)
 
 
 def test_loss_falls_on_digits_and_the_checkpoint_resumes_with_its_target(tmp_path: Path):

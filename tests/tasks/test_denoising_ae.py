@@ -8,6 +8,9 @@ import pytest
 import torch
 from helpers import logged, make_cfg
 
+from pretrainkit.config.checks import ConfigError
+from pretrainkit.config.schema import PretrainConfig
+from pretrainkit.config.validate import validate
 from pretrainkit.pretrain import pretrain
 from pretrainkit.tasks.denoising_ae import ConvDecoder, corrupt
 
@@ -37,6 +40,22 @@ def test_nothing_to_corrupt_is_refused(tmp_path: Path):
     )
     with pytest.raises(Exception, match="not both zero"):
         instantiate(cfg.task, backbone=instantiate(cfg.backbone))
+
+
+@pytest.mark.parametrize(
+    ("override", "refusal"),
+    [
+        ("task.noise_std=-0.1", r"task.noise_std=-0.1 must be >= 0"),
+        ("task.mask_ratio=1", r"task.mask_ratio=1 is outside \[0, 1\)"),
+    ],
+)
+def test_corruption_outside_its_range_is_refused_by_the_config_check(
+    override: str, refusal: str, tmp_path: Path
+):
+    """The signature holds each argument's range; the config check reads it before any work."""
+    cfg = make_cfg("pretrain", ["task=denoising_ae", override], tmp_path)
+    with pytest.raises(ConfigError, match=refusal):
+        validate(cfg, PretrainConfig)
 
 
 def test_loss_falls_on_digits(tmp_path: Path):

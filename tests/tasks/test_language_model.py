@@ -32,7 +32,7 @@ def test_mlm_loss_equals_hf_masked_lm_loss(tmp_path: Path):
     model, batch = build("mlm", tmp_path)
     assert model.lm.bert is model.backbone.model  # one set of weights
     torch.manual_seed(0)
-    loss, correct, counted = model.step(batch, "train")
+    loss, correct, counted = model.token_loss(batch)
     torch.manual_seed(0)  # the same draw again, to hand HF the same corrupted input
     ids, attention = batch["input_ids"], batch["attention_mask"]
     candidates = attention.bool() & ~model.special[ids]
@@ -52,7 +52,7 @@ def test_clm_loss_equals_hf_causal_lm_loss(tmp_path: Path):
     assert model.lm.transformer is model.backbone.model
     assert model.lm.lm_head.weight is model.backbone.model.wte.weight  # tied embeddings
     batch["attention_mask"][-1, 100:] = 0  # padding is never a target
-    loss, _, counted = model.step(batch, "train")
+    loss, _, counted = model.token_loss(batch)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     with torch.no_grad():
         reference = model.lm(**batch, labels=labels)  # HF shifts the labels itself
@@ -68,7 +68,7 @@ def test_mlm_head_on_all_positions_gives_the_same_loss_and_gradients(tmp_path: P
         model.head_positions = positions
         model.zero_grad()
         torch.manual_seed(0)  # the same masking draw for both
-        loss, correct, counted = model.step(batch, "train")
+        loss, correct, counted = model.token_loss(batch)
         loss.backward()
         grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
         results[positions] = loss.detach(), correct, counted, grads

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
+from helpers import make_cfg
 
+from pretrainkit.config.checks import ConfigError
+from pretrainkit.config.schema import PretrainConfig
+from pretrainkit.config.validate import validate
 from pretrainkit.tasks.mlm import IGNORE, mask_tokens
 
 MASK = 4
@@ -43,7 +50,7 @@ def test_80_10_10_statistics_and_only_candidates_are_chosen():
     assert (corrupted[chosen & (corrupted != MASK)] >= 5).all()  # replacements are never special
 
 
-def test_masking_probability_is_configurable():
+def test_masking_probability_sets_the_share_of_chosen_tokens():
     ids, candidates = corpus_like_ids()
     _, labels = mask_tokens(ids, candidates, MASK, torch.arange(5, VOCAB), probability=0.4)
     assert (labels != IGNORE).sum() / candidates.sum() == pytest.approx(0.4, abs=0.015)
@@ -74,3 +81,20 @@ def test_whole_word_masking_chooses_every_piece_of_a_word_together():
     # words, not pieces, are drawn at 15%
     drawn = chosen & starts
     assert drawn.sum() / starts.sum() == pytest.approx(0.15, abs=0.015)
+
+
+@pytest.mark.parametrize(
+    ("override", "refusal"),
+    [
+        ("task.mask_probability=0", "task.mask_probability=0 is outside (0, 1)"),
+        ("task.mask_token_fraction=-0.1", "task.mask_token_fraction=-0.1 is outside [0, 1]"),
+        ("task.random_token_fraction=1.5", "task.random_token_fraction=1.5 is outside [0, 1]"),
+    ],
+)
+def test_masking_shares_outside_their_range_are_refused_by_the_config_check(
+    override: str, refusal: str, tmp_path: Path
+):
+    """MLM's signature holds each share's range; the config check reads it before any work."""
+    cfg = make_cfg("pretrain", ["task=mlm", override], tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(refusal)):
+        validate(cfg, PretrainConfig)

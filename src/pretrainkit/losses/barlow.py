@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pretrainkit.distributed import gather_with_grad
+from pretrainkit.losses.distributed import gather_with_grad
 from pretrainkit.losses.precision import in_float32
 
 
@@ -36,7 +36,7 @@ class BarlowTwinsLoss(nn.Module):
     gathered from every DDP rank with gradients, so every rank holds the global loss, and W
     processes with batch B get exactly the loss and gradients of one process with batch W·B
     (the gather's backward sums every rank's gradient, DDP divides by W; see
-    `pretrainkit.distributed`).
+    `pretrainkit.losses.distributed`).
 
     Args:
         off_diag_weight: λ (paper: 5e-3, for its 8192-d projector).

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrainkit.distributed import gather_with_grad, world
+from pretrainkit.losses.distributed import gather_with_grad, world
 from pretrainkit.losses.precision import in_float32
 
 

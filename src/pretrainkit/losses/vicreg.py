@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrainkit.distributed import gather_with_grad
+from pretrainkit.losses.distributed import gather_with_grad
 from pretrainkit.losses.precision import in_float32
 
 
@@ -41,7 +41,7 @@ class VICRegLoss(nn.Module):
     whole batch: with `gather_distributed` they are computed on embeddings gathered from every
     DDP rank with gradients, so every rank holds the global value, and W processes with batch B
     get exactly the loss and gradients of one process with batch W·B (the gather's backward
-    sums every rank's gradient, DDP divides by W; see `pretrainkit.distributed`).
+    sums every rank's gradient, DDP divides by W; see `pretrainkit.losses.distributed`).
 
     Args:
         invariance_weight: λ (paper: 25).

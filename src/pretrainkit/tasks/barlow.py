@@ -7,16 +7,10 @@ import torch
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.barlow import BarlowTwinsLoss
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
-class BarlowTwins(BackboneModule):
+class BarlowTwins(PretextTask):
     """Barlow Twins (Zbontar et al., 2021, "Barlow Twins: Self-Supervised Learning via Redundancy
     Reduction", arXiv:2103.03230).
 
@@ -45,7 +39,5 @@ class BarlowTwins(BackboneModule):
         z1, z2 = self.projector(self.backbone(torch.cat(views))).chunk(2)  # (B, D) each
         terms = self.loss_fn.terms(z1, z2)
         loss = self.loss_fn.weigh(terms)
-        kwargs = {"on_epoch": True, "sync_dist": stage == "val", "batch_size": len(z1)}
-        self.log(f"{stage}/loss", loss, prog_bar=on_bar(stage), **kwargs)
-        self.log_dict({f"{stage}/{k}": v for k, v in terms.items()}, **kwargs)
+        self.log_terms(stage, len(z1), loss, terms)
         return loss

@@ -1,22 +1,37 @@
-"""What every trainable module here shares: a backbone and an optimizer recipe from the config."""
+"""What every trainable module here shares: a backbone and an optimizer recipe from the config,
+and the one way a pretext task computes and logs its loss (`PretextTask.step`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
 import lightning as L
 import torch
+from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
-from pretrainkit.optim import param_groups
 
 OptimizerFactory = Callable[[Iterable[dict[str, Any]]], Optimizer]
 SchedulerFactory = Callable[..., LRScheduler]
 WeightDecay = Annotated[float, Range(ge=0)]  # a Range is checked before any work (validate.py)
+
+
+def param_groups(
+    module: nn.Module, weight_decay: float, lr_scale: float = 1.0
+) -> list[dict[str, Any]]:
+    """Split parameters so biases and norm weights (1-D) get no weight decay."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay, "lr_scale": lr_scale},
+        {"params": no_decay, "weight_decay": 0.0, "lr_scale": lr_scale},
+    ]
+    return [g for g in groups if g["params"]]
 
 
 def on_bar(stage: str) -> bool:
@@ -34,11 +49,10 @@ class BackboneModule(L.LightningModule):
 
     `param_groups()` (by default: every parameter, `weight_decay` on all but biases and norm
     weights) may be overridden; a group's `lr_scale` multiplies the optimizer's learning rate.
-    Tasks whose training and validation steps differ only in the metric prefix implement
-    `step(batch, stage)`. The scheduler factory receives the total number
-    of optimizer steps and is stepped every step. `name` is the task's config name
-    (`conf/task/<name>.yaml`), recorded in exported backbones and fine-tune results;
-    `modality` the kind of data it trains on (`image` or `text`).
+    The scheduler factory receives the total number of optimizer steps and is stepped every
+    step. `name` is the task's config name (`conf/task/<name>.yaml`), recorded in exported
+    backbones and fine-tune results; `modality` the kind of data it trains on (`image` or
+    `text`).
     """
 
     name: str = "backbone"
@@ -60,15 +74,6 @@ class BackboneModule(L.LightningModule):
     def param_groups(self) -> list[dict[str, Any]]:
         return param_groups(self, self.weight_decay)
 
-    def step(self, batch: Any, stage: str) -> torch.Tensor:
-        raise NotImplementedError
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self.step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self.step(batch, "val")
-
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.param_groups())
         for group in optimizer.param_groups:
@@ -82,3 +87,38 @@ class BackboneModule(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+class PretextTask(BackboneModule):
+    """A self-supervised task: `step(batch, stage)` returns the loss of a batch and logs it,
+    with the task's other terms, through `log_terms`; training and validation differ only in
+    `stage` (`train` or `val`), the metric keys' prefix."""
+
+    def step(self, batch: Any, stage: str) -> torch.Tensor:
+        """The loss of `batch`, logged (with any other terms) through `log_terms`."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def log_terms(
+        self,
+        stage: str,
+        batch_size: int,
+        loss: torch.Tensor,
+        terms: Mapping[str, torch.Tensor] | None = None,
+        terms_on_bar: bool = False,
+    ) -> None:
+        """Log `stage/loss` and each term as `stage/<name>`: every training step and as epoch
+        means, validation's reduced over ranks. The loss (and, with `terms_on_bar`, the terms)
+        shows on the progress bar in validation only (see `on_bar`)."""
+        kwargs = {"on_epoch": True, "sync_dist": stage == "val", "batch_size": batch_size}
+        self.log(f"{stage}/loss", loss, prog_bar=on_bar(stage), **kwargs)
+        if terms:
+            prog_bar = terms_on_bar and on_bar(stage)
+            self.log_dict(
+                {f"{stage}/{k}": v for k, v in terms.items()}, prog_bar=prog_bar, **kwargs
+            )

@@ -13,13 +13,7 @@ from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
 from pretrainkit.heads import mlp
 from pretrainkit.losses.byol import BYOLLoss
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
 def cosine_momentum(step: int, total_steps: float, base: float) -> float:
@@ -42,7 +36,7 @@ def ema_update_(target: nn.Module, online: nn.Module, momentum: float) -> None:
         xi.lerp_(theta, 1 - momentum)  # ξ + (1 - τ)(θ - ξ)
 
 
-class BYOL(BackboneModule):
+class BYOL(PretextTask):
     """BYOL (Grill et al., 2020, "Bootstrap Your Own Latent: A New Approach to Self-Supervised
     Learning", arXiv:2006.07733).
 
@@ -71,8 +65,6 @@ class BYOL(BackboneModule):
         weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if not 0 <= base_momentum <= 1:
-            raise ValueError(f"task.base_momentum={base_momentum} must be in [0, 1].")
         self.projector = mlp(backbone.feature_dim, [proj_hidden_dim], proj_output_dim)
         self.predictor = mlp(proj_output_dim, [pred_hidden_dim], proj_output_dim)
         self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)
@@ -87,14 +79,7 @@ class BYOL(BackboneModule):
         with torch.no_grad():
             z1, z2 = self.target_projector(self.target_backbone(x)).chunk(2)
         loss = self.loss_fn(p1, p2, z1, z2)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            prog_bar=on_bar(stage),
-            on_epoch=True,
-            sync_dist=stage == "val",
-            batch_size=len(views[0]),
-        )
+        self.log_terms(stage, len(views[0]), loss)
         return loss
 
     def on_train_start(self) -> None:

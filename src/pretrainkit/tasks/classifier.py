@@ -12,8 +12,13 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
-from pretrainkit.optim import param_groups
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import (
+    BackboneModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    WeightDecay,
+    param_groups,
+)
 
 
 class Classifier(BackboneModule):
@@ -39,17 +44,15 @@ class Classifier(BackboneModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         freeze_backbone: bool = True,
-        backbone_lr_scale: Annotated[float, Range(gt=0)] = 0.1,
+        backbone_lr_scale: Annotated[
+            float, Range(gt=0, example="0.1 (or freeze_backbone=true to freeze)")
+        ] = 0.1,
         weight_decay: WeightDecay = 1e-4,
         label_smoothing: Annotated[float, Range(ge=0, le=1)] = 0.0,
         pretrained: bool = True,
         head_batchnorm: bool = True,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if backbone_lr_scale <= 0:
-            raise ValueError(
-                f"backbone_lr_scale={backbone_lr_scale} must be > 0; use freeze_backbone=true to freeze."
-            )
         linear = nn.Linear(backbone.feature_dim, num_classes)
         norm = nn.Identity()
         if head_batchnorm:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
-from pretrainkit.tasks.language_model import LanguageModel
+from pretrainkit.tasks.language_model import LanguageModel, TokenLoss
 
 
 class CLM(LanguageModel):
@@ -23,7 +21,7 @@ class CLM(LanguageModel):
     name = "clm"
     auto_class = AutoModelForCausalLM
 
-    def step(self, batch: dict[str, torch.Tensor], stage: str) -> Any:
+    def token_loss(self, batch: dict[str, torch.Tensor]) -> TokenLoss:
         ids, attention = batch["input_ids"], batch["attention_mask"]
         hidden = self.backbone.hidden(batch)  # (B, T, D)
         logits = self.lm.get_output_embeddings()(hidden[:, :-1])  # (B, T-1, V)
@@ -34,4 +32,4 @@ class CLM(LanguageModel):
             logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
         ) / counted.clamp_min(1)
         correct = ((logits.argmax(-1) == targets) & valid).sum()
-        return loss, correct, counted
+        return TokenLoss(loss, correct, counted)

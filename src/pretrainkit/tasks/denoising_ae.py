@@ -11,13 +11,7 @@ from torch import nn
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
 def corrupt(x: torch.Tensor, noise_std: float, mask_ratio: float) -> torch.Tensor:
@@ -59,7 +53,7 @@ class ConvDecoder(nn.Module):
         return self.out(x)  # (B, C, image_size, image_size)
 
 
-class DenoisingAE(BackboneModule):
+class DenoisingAE(PretextTask):
     """Denoising autoencoder (Vincent et al., 2008, "Extracting and Composing Robust Features
     with Denoising Autoencoders", ICML): the backbone encodes a corrupted image (Gaussian noise
     and/or masked pixels) into its feature vector, a conv decoder reconstructs the clean image,
@@ -81,10 +75,10 @@ class DenoisingAE(BackboneModule):
         weight_decay: WeightDecay = 1e-4,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if noise_std < 0 or not 0 <= mask_ratio < 1 or (noise_std == 0 and mask_ratio == 0):
+        if noise_std == 0 and mask_ratio == 0:  # each one's range is in its annotation
             raise ValueError(
-                f"task.noise_std={noise_std}, task.mask_ratio={mask_ratio}: need noise_std >= 0 and "
-                "mask_ratio in [0, 1), not both zero (nothing would be corrupted)."
+                "task.noise_std=0, task.mask_ratio=0: nothing would be corrupted; set either, "
+                "not both zero (e.g. task.noise_std=0.5)."
             )
         self.decoder = ConvDecoder(backbone.feature_dim, in_chans, image_size, decoder_width)
         self.noise_std, self.mask_ratio = noise_std, mask_ratio
@@ -92,12 +86,5 @@ class DenoisingAE(BackboneModule):
     def step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         recon = self.decoder(self.backbone(corrupt(x, self.noise_std, self.mask_ratio)))
         loss = F.mse_loss(recon, x)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            prog_bar=on_bar(stage),
-            on_epoch=True,
-            sync_dist=stage == "val",
-            batch_size=len(x),
-        )
+        self.log_terms(stage, len(x), loss)
         return loss

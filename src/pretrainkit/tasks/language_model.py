@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import transformers
@@ -15,15 +15,24 @@ from torchmetrics import MeanMetric
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 HF_DIR = "hf"  # <run dir>/hf: model + tokenizer, loadable with transformers.AutoModel
 
 
-class LanguageModel(BackboneModule):
+class TokenLoss(NamedTuple):
+    """A batch's token accounting: the mean loss over its predicted tokens, how many of them
+    were predicted right, and how many there were (0-d tensors on the batch's device)."""
+
+    loss: torch.Tensor
+    correct: torch.Tensor
+    counted: torch.Tensor
+
+
+class LanguageModel(PretextTask):
     """A pretext task on token ids. Subclasses set `auto_class` (the `transformers` Auto class of
-    the model with its LM head) and implement `step`, returning (loss, correct, counted): the
-    mean loss over the predicted tokens, how many were predicted right, and how many there were.
+    the model with its LM head) and implement `token_loss`, the batch's `TokenLoss`; `step`
+    logs the training loss per step and weighs validation by the tokens counted.
 
     The LM-head model is built around the backbone's own Transformer (its base model is
     replaced by `backbone.model`, and input/output embeddings re-tied), so pretraining trains
@@ -70,24 +79,23 @@ class LanguageModel(BackboneModule):
             )
         self.tokenizer = tokenizer
 
-    def step(self, batch: dict[str, torch.Tensor], stage: str) -> Any:
+    def token_loss(self, batch: dict[str, torch.Tensor]) -> TokenLoss:
         raise NotImplementedError
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, correct, counted = self.step(batch, "train")
+    def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        loss, correct, counted = self.token_loss(batch)
+        if stage == "val":
+            # token-weighted: perplexity is exp of the mean loss per predicted token over the
+            # split, logged at the epoch's end (on_validation_epoch_end)
+            self.val_nll.update(loss, weight=counted)
+            self.val_acc.update(correct / counted.clamp_min(1), weight=counted)
+            return loss
         n = len(batch["input_ids"])
-        # not on the progress bar: see tasks.base.on_bar
-        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=n)
-        self.log("train/perplexity", loss.detach().exp(), on_step=True, batch_size=n)
+        self.log_terms(stage, n, loss)  # then perplexity per step, accuracy per epoch
+        self.log(f"{stage}/perplexity", loss.detach().exp(), on_step=True, batch_size=n)
         acc = correct / counted.clamp_min(1)
-        self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=n)
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, batch_size=n)
         return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        loss, correct, counted = self.step(batch, "val")
-        # token-weighted: perplexity is exp of the mean loss per predicted token over the split
-        self.val_nll.update(loss, weight=counted)
-        self.val_acc.update(correct / counted.clamp_min(1), weight=counted)
 
     def on_validation_epoch_end(self) -> None:
         nll = self.val_nll.compute()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +12,7 @@ from pretrainkit.backbones.text import TextTransformer
 from pretrainkit.config.values import Range
 from pretrainkit.data.text.tokenizer import is_continuation_table
 from pretrainkit.tasks.base import OptimizerFactory, SchedulerFactory, WeightDecay
-from pretrainkit.tasks.language_model import LanguageModel
+from pretrainkit.tasks.language_model import LanguageModel, TokenLoss
 
 IGNORE = -100  # the label of tokens that are not predicted
 
@@ -90,13 +90,7 @@ class MLM(LanguageModel):
         head_positions: Literal["masked", "all"] = "masked",
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        if not 0 < mask_probability < 1:
-            raise ValueError(f"task.mask_probability={mask_probability} must be in (0, 1).")
-        if mask_token_fraction < 0 or random_token_fraction < 0:
-            raise ValueError(
-                "task.mask_token_fraction and task.random_token_fraction must be >= 0."
-            )
-        if mask_token_fraction + random_token_fraction > 1:
+        if mask_token_fraction + random_token_fraction > 1:  # each one's range: its annotation
             raise ValueError(
                 f"task.mask_token_fraction + task.random_token_fraction = "
                 f"{mask_token_fraction + random_token_fraction} must be <= 1."
@@ -129,7 +123,7 @@ class MLM(LanguageModel):
         continuation = is_continuation_table(tok) if self.whole_word else None
         self.register_buffer("continuation", continuation, persistent=False)
 
-    def step(self, batch: dict[str, torch.Tensor], stage: str) -> Any:
+    def token_loss(self, batch: dict[str, torch.Tensor]) -> TokenLoss:
         ids, attention = batch["input_ids"], batch["attention_mask"]
         candidates = attention.bool() & ~self.special[ids]
         corrupted, labels = mask_tokens(
@@ -155,4 +149,4 @@ class MLM(LanguageModel):
             logits.float(), targets, ignore_index=IGNORE, reduction="sum"
         ) / counted.clamp_min(1)
         correct = ((logits.argmax(-1) == targets) & (targets != IGNORE)).sum()
-        return loss, correct, counted
+        return TokenLoss(loss, correct, counted)

@@ -7,13 +7,7 @@ import torch.nn.functional as F
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
 def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,7 +22,7 @@ def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rotated, labels
 
 
-class Rotation(BackboneModule):
+class Rotation(PretextTask):
     """Rotation prediction (Gidaris et al., 2018, "Unsupervised Representation Learning by
     Predicting Image Rotations", arXiv:1803.07728).
 
@@ -55,11 +49,5 @@ class Rotation(BackboneModule):
         logits = self.head(self.backbone(rotated))  # (4B, 4)
         loss = F.cross_entropy(logits, labels)
         acc = (logits.argmax(1) == labels).float().mean()
-        self.log_dict(
-            {f"{stage}/loss": loss, f"{stage}/rot_acc": acc},
-            prog_bar=on_bar(stage),
-            on_epoch=True,
-            sync_dist=stage == "val",
-            batch_size=len(x),
-        )
+        self.log_terms(stage, len(x), loss, {"rot_acc": acc}, terms_on_bar=True)
         return loss

@@ -10,10 +10,10 @@ from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
 from pretrainkit.heads import projection_head
 from pretrainkit.losses.ntxent import NTXentLoss
-from pretrainkit.tasks.base import BackboneModule, OptimizerFactory, SchedulerFactory, WeightDecay
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
-class SimCLR(BackboneModule):
+class SimCLR(PretextTask):
     """SimCLR (Chen et al., 2020, "A Simple Framework for Contrastive Learning of Visual
     Representations", arXiv:2002.05709).
 
@@ -39,19 +39,10 @@ class SimCLR(BackboneModule):
         self.projector = projection_head(backbone.feature_dim, proj_hidden_dim, proj_output_dim)
         self.loss_fn = NTXentLoss(temperature=temperature)
 
-    def _loss(self, views: list[torch.Tensor]) -> torch.Tensor:
+    def step(self, views: list[torch.Tensor], stage: str) -> torch.Tensor:
         x1, x2 = views
         z = self.projector(self.backbone(torch.cat([x1, x2])))  # (2B, D)
         z1, z2 = z.chunk(2)
-        return self.loss_fn(z1, z2)
-
-    def training_step(self, views: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(views)
-        # not on the progress bar: see tasks.base.on_bar
-        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(views[0]))
+        loss = self.loss_fn(z1, z2)
+        self.log_terms(stage, len(x1), loss)
         return loss
-
-    def validation_step(self, views: list[torch.Tensor], batch_idx: int) -> None:
-        self.log(
-            "val/loss", self._loss(views), prog_bar=True, sync_dist=True, batch_size=len(views[0])
-        )

@@ -7,16 +7,10 @@ import torch
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.heads import mlp
 from pretrainkit.losses.vicreg import VICRegLoss
-from pretrainkit.tasks.base import (
-    BackboneModule,
-    OptimizerFactory,
-    SchedulerFactory,
-    WeightDecay,
-    on_bar,
-)
+from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
-class VICReg(BackboneModule):
+class VICReg(PretextTask):
     """VICReg (Bardes et al., 2022, "VICReg: Variance-Invariance-Covariance Regularization for
     Self-Supervised Learning", arXiv:2105.04906).
 
@@ -48,7 +42,5 @@ class VICReg(BackboneModule):
         z1, z2 = self.expander(self.backbone(torch.cat(views))).chunk(2)  # (B, D) each
         terms = self.loss_fn.terms(z1, z2)
         loss = self.loss_fn.weigh(terms)
-        kwargs = {"on_epoch": True, "sync_dist": stage == "val", "batch_size": len(z1)}
-        self.log(f"{stage}/loss", loss, prog_bar=on_bar(stage), **kwargs)
-        self.log_dict({f"{stage}/{k}": v for k, v in terms.items()}, **kwargs)
+        self.log_terms(stage, len(z1), loss, terms)
         return loss

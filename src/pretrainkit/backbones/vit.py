@@ -1,10 +1,12 @@
-"""Patch-level pieces of masked image modelling: patchify, random masking, sin-cos positions."""
+"""A timm ViT's patches: (un)patchify in its token order, fixed 2-D sin-cos positions, and its
+own modules run on a subset of the patches (what masked image modelling needs)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+from timm.models.vision_transformer import VisionTransformer
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -30,38 +32,6 @@ def unpatchify(patches: torch.Tensor, patch_size: int, in_chans: int) -> torch.T
     return x.reshape(b, in_chans, g * p, g * p)
 
 
-def num_visible(num_patches: int, mask_ratio: float) -> int:
-    """How many of `num_patches` stay visible: the paper's int(N * (1 - ratio)), with a margin
-    so float error cannot drop one (10 * (1 - 0.9) is 0.999...)."""
-    if not 0 < mask_ratio < 1:
-        raise ValueError(f"mask_ratio={mask_ratio} must be in (0, 1), e.g. the paper's 0.75")
-    keep = int(num_patches * (1 - mask_ratio) + 1e-6)
-    if keep < 1:
-        raise ValueError(
-            f"mask_ratio={mask_ratio} leaves no visible patch of {num_patches}; lower it or use "
-            "a smaller patch size (dataset.patch_size)"
-        )
-    return keep
-
-
-def random_masking(
-    batch_size: int, num_patches: int, num_keep: int, device: torch.device | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """An independent uniform random subset of `num_keep` visible patches per image.
-
-    Returns:
-        keep: indices of the visible patches, (B, num_keep).
-        mask: 1 at masked patches, 0 at visible ones, in the original order, (B, N).
-        restore: the permutation that puts [visible, masked] tokens back in order, (B, N).
-    """
-    noise = torch.rand(batch_size, num_patches, device=device)  # (B, N)
-    shuffle = noise.argsort(dim=1)  # a random permutation per image; its head is kept
-    restore = shuffle.argsort(dim=1)
-    mask = torch.ones(batch_size, num_patches, device=device)
-    mask[:, :num_keep] = 0
-    return shuffle[:, :num_keep], mask.gather(1, restore), restore
-
-
 def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Tokens (B, N, D) at `index` (B, K) -> (B, K, D)."""
     return tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
@@ -82,3 +52,34 @@ def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
 
     # MAE's get_2d_sincos_pos_embed puts the width (column) half first.
     return torch.cat([embed(cols), embed(rows)], dim=1).float()  # (g*g, D)
+
+
+def fix_sincos_pos_embed(vit: VisionTransformer) -> None:
+    """Set the ViT's position embeddings to fixed 2-D sin-cos (zero for prefix tokens), as the
+    MAE encoder has; fine-tuning starts from them and may train them."""
+    n_prefix = 0 if vit.no_embed_class else vit.num_prefix_tokens
+    grid = vit.patch_embed.grid_size[0]
+    with torch.no_grad():
+        vit.pos_embed.zero_()
+        vit.pos_embed[0, n_prefix:] = sincos_pos_embed(vit.embed_dim, grid)
+    vit.pos_embed.requires_grad_(False)
+
+
+def encode_visible(
+    vit: VisionTransformer, images: torch.Tensor, keep: torch.Tensor
+) -> torch.Tensor:
+    """The ViT's own modules on the visible patches `keep` (B, K) only -> (B, prefix + K, D).
+
+    Same parameters as `vit(images)`, so the backbone trained here is the one exported.
+    """
+    n_prefix = 0 if vit.no_embed_class else vit.num_prefix_tokens
+    x = vit.patch_embed(images) + vit.pos_embed[:, n_prefix:]  # (B, N, D)
+    x = gather_tokens(x, keep)  # (B, K, D)
+    prefix = [t.expand(len(x), -1, -1) for t in (vit.cls_token, vit.reg_token) if t is not None]
+    if prefix:
+        tokens = torch.cat(prefix, dim=1)  # (B, prefix, D)
+        if n_prefix:
+            tokens = tokens + vit.pos_embed[:, :n_prefix]
+        x = torch.cat([tokens, x], dim=1)  # (B, prefix + K, D)
+    x = vit.norm_pre(vit.pos_drop(x))
+    return vit.norm(vit.blocks(x))
