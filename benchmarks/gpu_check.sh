@@ -8,6 +8,7 @@
 #   fast_paths   what each fast-path switch buys on the GPU (bf16, channels_last, fused, compile)
 #   tests        the tests that build GPU objects
 # Every step has its own time limit; the output of each goes to OUT_DIR/<step>.txt.
+# SKIP="fast_paths tests" leaves steps out; THROUGHPUT_ARGS / FAST_ARGS pass options to the scripts.
 #
 # The machine has no network: carry the wheels the image lacks and the fortunes corpus. Here:
 #   ../shared/scripts/gpu-wheels.sh .whl && .venv/bin/python -m pip wheel -q --no-deps -w .whl .
@@ -32,6 +33,7 @@ export WANDB_MODE=offline WANDB_DIR=$work WANDB_SILENT=true PYTHONUNBUFFERED=1
 step() {  # step NAME LIMIT_S COMMAND...: run it, keep its output, print its tail
   local name=$1 limit=$2 start rc
   shift 2
+  case " ${SKIP:-} " in *" $name "*) echo "== $name: skipped"; return ;; esac
   echo "== $name (limit ${limit} s)"
   start=$(date +%s)
   timeout "$limit" bash -c '"$@"' _ "$@" >"$out/$name.txt" 2>&1  # bash -c: steps can be functions
