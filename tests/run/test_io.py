@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from pretrainkit.backbones.cnn import SmallCNN
 from pretrainkit.run.checkpoint_io import AtomicCheckpointIO
+from pretrainkit.run.export import save_backbone
+from pretrainkit.run.files import SPEC, WEIGHTS
 from pretrainkit.run.io import atomic_write, umask, write_json
 
 
@@ -36,5 +39,6 @@ def test_atomic_files_get_the_mode_the_umask_allows(tmp_path: Path, mask: int):
     write_json(written, {"a": 1})
     atomic_write(tmp_path / "report.md", lambda tmp: Path(tmp).write_text("table"))
     AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(2)}, tmp_path / "last.ckpt")
-    for name in ("metrics.json", "report.md", "last.ckpt"):
+    save_backbone(SmallCNN(in_chans=1, widths=[4]), tmp_path, {})
+    for name in ("metrics.json", "report.md", "last.ckpt", WEIGHTS, SPEC):
         assert mode(tmp_path / name) == mode(plain) == 0o666 & ~mask, name

@@ -34,10 +34,10 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     """Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path`.
     The file gets the mode a plain `open` would give it (`mkstemp`'s own is 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.fchmod(fd, new_file_mode())
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())  # after: a writer may replace the file (safetensors does)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
