@@ -37,8 +37,8 @@ class Harmless:
 HARMLESS: tuple[Harmless, ...] = (
     Harmless(
         r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-        "raised by Lightning's own code (lightning/pytorch/utilities/_pytree.py) under torch "
-        ">= 2.10; nothing a run can change, and it still works",
+        "raised inside Lightning 2.6 (lightning/pytorch/utilities/_pytree.py) by the installed "
+        "torch's pytree module; nothing a run can change, and the call still works",
     ),
     Harmless(
         r"called with Trainer configured with multiple `ModelCheckpoint` callbacks",
