@@ -12,7 +12,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
-export WANDB_SILENT ?= true
 
 .PHONY: help install demo demo-text study test test-full lint format data
 

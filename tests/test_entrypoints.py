@@ -124,18 +124,35 @@ def test_existing_run_directory_is_never_overwritten(tmp_path: Path):
     assert (tmp_path / "backbone.safetensors").stat().st_mtime_ns == stamp
 
 
-def test_console_scripts_pretrain_then_multirun_finetune_with_wandb(tmp_path: Path):
-    """The README's path: pk-pretrain, then a pk-finetune sweep over pretrained vs scratch."""
+def test_console_scripts_pretrain_then_multirun_finetune_with_wandb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The README's path: pk-pretrain, then a pk-finetune sweep over pretrained vs scratch;
+    quiet (W&B too, without WANDB_SILENT), each run's whole log in its directory."""
+    monkeypatch.delenv("WANDB_SILENT")
     pre = tmp_path / "pre"
-    run_cli("pk-pretrain", "debug=fast", f"hydra.run.dir={pre}", cwd=tmp_path)
+    proc = run_cli("pk-pretrain", "debug=fast", f"hydra.run.dir={pre}", cwd=tmp_path)
     assert (pre / "backbone.safetensors").is_file()
     [wandb_pre] = list((pre / "wandb").glob("offline-run-*"))
+    said = (proc.stdout + proc.stderr).splitlines()  # debug=fast: no progress bar
+    assert said[0] == f"pretrain: SimCLR on digits, backbone SmallCNN, 1 epoch; outputs in {pre}"
+    assert said[1].startswith("pretrain: done in ") and len(said) == 2, said
+    assert "GPU available" in (pre / "pretrain.log").read_text()
 
     sweep = tmp_path / "sweep"
-    run_cli(
+    proc = run_cli(
         "pk-finetune", "-m", "debug=fast", f"pretrained={pre},null", "label_fraction=0.05",
         f"hydra.sweep.dir={sweep}", cwd=tmp_path,
     )  # fmt: skip
+    said = (proc.stdout + proc.stderr).splitlines()
+    jobs = [line for line in said if line.startswith("[")]
+    assert [j.split(":")[0] for j in jobs] == ["[1/2] pretrained=…/pre", "[2/2] pretrained=null"]
+    assert "val/acc_best" in jobs[0] and "test/acc" in jobs[0]
+    table = [line for line in said if line.startswith("|")]
+    assert sum(line.startswith("| labels") for line in table) == 1  # the report, once
+    rest = [line for line in said if line not in jobs + table]
+    assert all(line.startswith("warning: baseline") for line in rest), rest
+    assert jobs[1] in (sweep / "1" / "finetune.log").read_text()
     runs = {json.loads(p.read_text())["method"]: p.parent for p in sweep.glob("*/metrics.json")}
     assert set(runs) == {"simclr-linear", "scratch-linear"}
     for run in runs.values():
@@ -163,8 +180,8 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path):
         "logger=csv", "data.batch_size=64", "data.augment_on=gpu", f"hydra.run.dir={run}",
         cwd=tmp_path, timeout=600,
     )  # fmt: skip
-    out = proc.stdout + proc.stderr
-    assert "MEMBER: 2/2" in out
+    out = proc.stdout + proc.stderr + "".join(p.read_text() for p in run.glob("*.log"))
+    assert "MEMBER: 2/2" in out  # INFO lines: in the ranks' log files, not on the terminal
     assert "augmenting whole batches on the training device" in out
     assert (run / "backbone.safetensors").is_file() and (run / "checkpoints/last.ckpt").is_file()
     assert "train/loss_step" in (run / "csv/metrics.csv").read_text()

@@ -8,6 +8,7 @@ pk-finetune pretrained=null finetune_mode=finetune label_fraction=0.01   # the b
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from pretrainkit.config.validate import validate
 from pretrainkit.data.features import FeatureDataModule
 from pretrainkit.errors import BadValueError, exit_on_user_error
 from pretrainkit.features import data_digest, probe_features
+from pretrainkit.run.console import backbone_name, duration, metrics_line, say
 from pretrainkit.run.export import load_backbone, locate
 from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
 from pretrainkit.run.io import write_json
@@ -161,6 +163,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
             log.info(f"skipped: the same scratch run is already part of this study ({same})")
             return {}
     run = start_run(cfg)
+    say(f"finetune: {plan(cfg, mode)}; outputs in {run.dir}")
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg, datamodule)
     check_input_shape(backbone, cfg, datamodule)
@@ -194,7 +197,7 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         best = "best"
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
     curves = history(trainer)  # now: testing from best.ckpt restores the callback's older state
-    trainer.test(model, datamodule=fit_data, ckpt_path=best)
+    trainer.test(model, datamodule=fit_data, ckpt_path=best, verbose=False)  # say() tells
     metrics.update(scalar_metrics(trainer))
     about = describe(cfg, mode, info, backbone, datamodule.num_labeled)
     # W&B: tags, and `about` in the config so the UI can group by method, task, labels
@@ -205,7 +208,23 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero:
         write_json(run.dir / METRICS, result)
     finish(loggers)
+    shown = metrics_line(metrics, ["test/acc", "test/f1", "val/acc_best"])
+    say(f"finetune: done in {duration(time.monotonic() - run.started)}: {shown}")
     return result
+
+
+MODES = {"linear": "linear probe", "finetune": "fine-tune", "lp_ft": "LP-FT"}
+
+
+def plan(cfg: DictConfig, mode: str) -> str:
+    """What a fine-tune does, in a few words: how, of what, on which data and labels."""
+    of = cfg.pretrained or f"{backbone_name(cfg.backbone)} from scratch"
+    labels = (
+        f"{cfg.labels_per_class} labels per class"
+        if cfg.labels_per_class is not None
+        else f"{100 * cfg.label_fraction:g}% of the labels"
+    )
+    return f"{MODES[mode]} of {of} on {cfg.dataset.name}, {labels}"
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")

@@ -6,6 +6,8 @@ pk-pretrain task=mlm dataset=fortunes trainer.max_epochs=5
 
 from __future__ import annotations
 
+import time
+
 import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -15,6 +17,7 @@ from pretrainkit.config import config_dir
 from pretrainkit.config.schema import PretrainConfig
 from pretrainkit.config.validate import validate
 from pretrainkit.errors import exit_on_user_error
+from pretrainkit.run.console import backbone_name, duration, metrics_line, say
 from pretrainkit.run.resume import resumed_config
 from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.run.sweeps import keep_sweeping
@@ -28,6 +31,7 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
     `tokenizer/` and `hf/`, a `save_pretrained` model with its tokenizer)."""
     validate(cfg, PretrainConfig)  # a bad key or value fails here, before any work
     run = start_run(cfg)
+    say(f"pretrain: {plan(cfg)}; outputs in {run.dir}")
     datamodule = instantiate(cfg.data)
     # text: the vocabulary size and special ids come from the (trained or loaded) tokenizer
     backbone = instantiate(cfg.backbone, **getattr(datamodule, "backbone_kwargs", {}))
@@ -41,7 +45,18 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
     metrics = scalar_metrics(trainer)
     tag_run(loggers, [f"task:{task.name}", f"seed:{cfg.seed}"], {})
     finish(loggers)
+    shown = metrics_line(metrics, [cfg.optimized_metric, "val/knn_acc", "val/probe_acc"])
+    say(f"pretrain: done in {duration(time.monotonic() - run.started)}: {shown}")
     return metrics
+
+
+def plan(cfg: DictConfig) -> str:
+    """What a pretraining does, in a few words: task, data, backbone, budget."""
+    task, epochs = cfg.task._target_.rsplit(".", 1)[-1], cfg.trainer.max_epochs
+    return (
+        f"{task} on {cfg.dataset.name}, backbone {backbone_name(cfg.backbone)}, "
+        f"{epochs} epoch{'' if epochs == 1 else 's'}"
+    )
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="pretrain")

@@ -13,14 +13,14 @@ from pretrainkit.run import recipes
 
 def test_demo_finetunes_and_reports_its_own_pretraining():
     plan = recipes.demo("S", "0.001,0.01")
-    pretrain, finetune, report = plan.commands
+    pretrain, finetune = plan.commands  # the sweep reports itself (once): no pk-report
     run = "outputs/demo/runs/S"
     assert pretrain[:2] == ["pk-pretrain", "experiment=demo"]
     assert f"hydra.run.dir={run}/pretrain" in pretrain
     assert f"pretrained={run}/pretrain,null" in finetune and "-m" in finetune
     assert "optim.optimizer.lr=0.001,0.01" in finetune
     assert f"hydra.sweep.dir={run}/finetune" in finetune
-    assert report[:2] == ["pk-report", f"{run}/finetune"]
+    assert plan.report == (f"{run}/finetune", "outputs/demo")
     assert (
         recipes.demo_text("S", "0.05").commands[1][-1]
         == "hydra.sweep.dir=outputs/demo_text/runs/S/finetune"
@@ -32,9 +32,11 @@ def test_a_failing_step_stops_the_recipe_with_its_exit_status(tmp_path: Path, ca
         return [sys.executable, "-c", code]
 
     done, copied = tmp_path / "after", tmp_path / "copied"
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "report.md").write_text("table")
     plan = recipes.Recipe(
         [python("pass"), python("import sys; sys.exit(3)"), python(f"open({str(done)!r}, 'w')")],
-        copies=[(__file__, str(copied))],
+        report=(str(tmp_path / "sweep"), str(copied)),
         result="nowhere",
     )
     assert recipes.run("demo", plan) == 3
@@ -50,3 +52,15 @@ def test_make_targets_call_the_recipes():
     for target in ("demo ", "demo-text ", "study "):
         assert f"-m pretrainkit.run.recipes {target}" in dry
     assert dry.rstrip().endswith("-- seed=0")
+
+
+def test_a_finished_recipe_copies_its_sweeps_report(tmp_path: Path):
+    sweep, dest = tmp_path / "sweep", tmp_path / "out"
+    (sweep / "0").mkdir(parents=True)
+    for name in ("report.md", "results.json", "summary.json", "accuracy_vs_labels.png"):
+        (sweep / name).write_text(name)
+    plan = recipes.Recipe([[sys.executable, "-c", "pass"]], report=(str(sweep), str(dest)))
+    assert recipes.run("demo", plan) == 0
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "accuracy_vs_labels.png", "report.md", "results.json", "summary.json"
+    ]  # fmt: skip

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 
 class LoggedMetricsBar(TQDMProgressBar):
@@ -20,6 +22,10 @@ class LoggedMetricsBar(TQDMProgressBar):
     `trainer.callback_metrics` on the steps Lightning logs at (`trainer.log_every_n_steps`),
     where the loggers read them anyway, and at each epoch's end (the epoch means). The count
     and speed still move every `refresh_rate` batches: they need no tensor.
+
+    Written to a file or a pipe (a SLURM log, `make demo | tee`), where a bar cannot redraw in
+    place, it shows the training bar only: the sanity, validation and test bars would add
+    lines every epoch.
 
     Args:
         keys: the training metrics to show (absent ones are skipped).
@@ -51,3 +57,17 @@ class LoggedMetricsBar(TQDMProgressBar):
     def _read(self, trainer: L.Trainer) -> dict[str, float]:
         metrics = trainer.callback_metrics
         return {key: metrics[key].item() for key in self.keys if key in metrics}
+
+    def init_sanity_tqdm(self) -> Tqdm:
+        return super().init_sanity_tqdm() if _redraws() else Tqdm(disable=True)
+
+    def init_validation_tqdm(self) -> Tqdm:
+        return super().init_validation_tqdm() if _redraws() else Tqdm(disable=True)
+
+    def init_test_tqdm(self) -> Tqdm:
+        return super().init_test_tqdm() if _redraws() else Tqdm(disable=True)
+
+
+def _redraws() -> bool:
+    """Whether the bars' stream (Lightning's: stdout) is a terminal, where they redraw."""
+    return sys.stdout.isatty()

@@ -60,6 +60,7 @@ class RunConfig:
 
     task_name: str
     seed: int
+    verbose: bool
     ckpt_path: str | None
     resume: str | None
     auto_resume: bool

@@ -11,12 +11,33 @@ from pathlib import Path
 from typing import Any
 
 
+def umask() -> int:
+    """This process's umask, read without changing it where Linux tells it (/proc), else by
+    setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode a plain `open(path, "w")` gives a new file: 0666 less the umask."""
+    return 0o666 & ~umask()
+
+
 def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
-    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path`."""
+    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path`.
+    The file gets the mode a plain `open` would give it (`mkstemp`'s own is 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())  # after: a writer may replace the file (safetensors does)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -6,7 +6,8 @@ console-script calls a user would type, run in order, stopping at the first that
   python -m pretrainkit.run.recipes study [-- extra overrides]
   python -m pretrainkit.run.recipes demo --dry-run      # print the commands, run nothing
 
-Each run gets its own timestamped directory; the report is also copied to `outputs/<recipe>/`.
+Each run gets its own timestamped directory; the fine-tune sweep's report (printed once, at the
+sweep's end) is also copied to `outputs/<recipe>/`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from pretrainkit.run.files import REPORT, RESULTS, SUMMARY
 
 FORTUNES = Path("/usr/share/games/fortunes")
 
 
 @dataclass
 class Recipe:
-    """Commands to run in order, files to copy when they all succeed, and where results are."""
+    """Commands to run in order, a sweep whose report to copy when they all succeed (its
+    directory, the destination), and where results are."""
 
     commands: list[list[str]]
-    copies: list[tuple[str, str]] = field(default_factory=list)
+    report: tuple[str, str] | None = None
     result: str = ""
     result_on_failure: bool = False  # a sweep writes its report even when some jobs failed
 
@@ -49,9 +53,8 @@ def demo(stamp: str, lrs: str) -> Recipe:
                 "seed=0,1,2",
                 f"hydra.sweep.dir={run}/finetune",
             ],  # fmt: skip
-            ["pk-report", f"{run}/finetune", "--out", "outputs/demo"],
         ],
-        [(f"outputs/demo/{name}", run) for name in ("report.md", "results.json")],
+        (f"{run}/finetune", "outputs/demo"),
         f"runs in {run}, table in outputs/demo/report.md",
     )
 
@@ -73,9 +76,8 @@ def demo_text(stamp: str, fractions: str) -> Recipe:
                 "seed=0,1,2",
                 f"hydra.sweep.dir={run}/finetune",
             ],  # fmt: skip
-            ["pk-report", f"{run}/finetune", "--out", "outputs/demo_text"],
         ],
-        [(f"outputs/demo_text/{name}", run) for name in ("report.md", "results.json")],
+        (f"{run}/finetune", "outputs/demo_text"),
         f"runs in {run}, table in outputs/demo_text/report.md",
     )
 
@@ -103,6 +105,15 @@ def script(name: str) -> str:
     return str(beside) if beside.exists() else shutil.which(name) or name
 
 
+def copy_report(sweep: str, dest: str) -> None:
+    """The files `pk-report` wrote into `sweep` (report.md, its plots, results.json,
+    summary.json), copied into `dest`."""
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    for path in Path(sweep).iterdir():
+        if path.name in (REPORT, RESULTS, SUMMARY) or path.suffix == ".png":
+            shutil.copy2(path, dest)
+
+
 def run(name: str, recipe: Recipe, dry_run: bool = False) -> int:
     start, code = time.monotonic(), 0
     for command in recipe.commands:
@@ -115,9 +126,8 @@ def run(name: str, recipe: Recipe, dry_run: bool = False) -> int:
             break
     if dry_run:
         return 0
-    if code == 0:
-        for src, dest in recipe.copies:
-            shutil.copy2(src, dest)
+    if code == 0 and recipe.report is not None:
+        copy_report(*recipe.report)
     if code == 0 or recipe.result_on_failure:
         status = f" (exit {code})" if code else ""
         print(f"{name}: {time.monotonic() - start:.0f} s{status}; {recipe.result}")

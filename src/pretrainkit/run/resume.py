@@ -114,4 +114,5 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
         log.info("resume: %s (was %s in the run's config)", override.input_line, key)
     with open_dict(resumed):
         resumed.resume = str(run_dir)
+        resumed.verbose = cfg.get("verbose", False)  # this launch's terminal, not the run's
     return resumed

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ class Run:
     dir: Path
     ckpt_path: str | None  # what trainer.fit starts from
     resumed: bool  # continues the run already in `dir`
+    started: float = field(default_factory=time.monotonic)
 
 
 def start_run(cfg: DictConfig) -> Run:

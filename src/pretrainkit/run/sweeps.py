@@ -1,6 +1,6 @@
 """Multiruns that survive their failures: a failing job leaves `error.json` in its run
-directory and the sweep goes on; when it ends, the launcher process reports the fine-tunes and
-names what failed."""
+directory and the sweep goes on; each finished job prints one line; when the sweep ends, the
+launcher process reports the fine-tunes and names what failed."""
 
 from __future__ import annotations
 
@@ -9,25 +9,27 @@ import json
 import logging
 import math
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from pretrainkit.errors import user_error
-from pretrainkit.run.files import ERROR, METRICS
+from pretrainkit.run.console import duration, in_multirun, terminal
+from pretrainkit.run.files import ERROR, MARKERS, METRICS
 from pretrainkit.run.io import write_json
 
+__all__ = ["SweepEnd", "in_multirun", "job_overrides", "keep_sweeping", "write_error"]
+
 log = logging.getLogger(__name__)
-
-
-def in_multirun() -> bool:
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def job_overrides() -> list[str]:
@@ -91,11 +93,32 @@ def _first_line(error: Path) -> str:
 
 
 class SweepEnd(Callback):
-    """At the end of a multirun: `pk-report` over its fine-tunes (report.md, plots, a W&B
-    report run in the sweep's group), then a non-zero exit naming every failed job."""
+    """A multirun's terminal output: one line per finished job (its swept overrides, its
+    metric, its wall time; a skipped job none), then at the end `pk-report` over its
+    fine-tunes (report.md, plots, a W&B report run in the sweep's group) printed once, and a
+    non-zero exit naming every failed job."""
 
     def __init__(self, report: bool = True) -> None:
         self.report = report
+        self._swept: set[str] | None = None  # the overrides' keys that vary between jobs
+        self._jobs: int | None = None
+        self._started = time.monotonic()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._swept, self._jobs = sweep_plan(config)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._started = time.monotonic()
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        line = job_line(config, job_return, self._swept, time.monotonic() - self._started)
+        if (
+            line is not None
+        ):  # [job number from 1 / jobs]: the run directory is <sweep>/<number - 1>
+            count = f"{config.hydra.job.num + 1}" + (f"/{self._jobs}" if self._jobs else "")
+            terminal.info(f"[{count}] {line}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
@@ -128,3 +151,61 @@ class SweepEnd(Callback):
             )
         except Exception:  # the runs are on disk whatever happens here: pk-report can redo it
             log.exception(f"the report of {sweep} failed; rerun it with `pk-report {sweep}`")
+
+
+def sweep_plan(config: DictConfig) -> tuple[set[str] | None, int | None]:
+    """The keys a multirun sweeps (command line and `hydra.sweeper.params`), and how many jobs
+    it launches when Hydra's basic sweeper can tell (None: unknown, e.g. an Optuna search)."""
+    params = config.hydra.sweeper.get("params") or {}
+    lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    try:
+        parsed = {o.get_key_element(): o for o in OverridesParser.create().parse_overrides(lines)}
+    except Exception:  # an Optuna search space is no override grammar: show every override
+        return None, None
+    swept = {k for k, o in parsed.items() if o.is_sweep_override()}
+    jobs: int | None = None
+    if str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        try:
+            jobs = math.prod(len(list(parsed[k].sweep_string_iterator())) for k in swept)
+        except Exception:  # a sweep the iterator cannot count (glob, range of floats)
+            jobs = None
+    return swept, jobs
+
+
+def job_line(
+    config: DictConfig, job_return: JobReturn, swept: set[str] | None, seconds: float
+) -> str | None:
+    """`<swept overrides>: <metric> (<wall time>)`, or `failed: <error>`; None for a job
+    that skipped itself (it left no run behind)."""
+    out = Path(config.hydra.runtime.output_dir)
+    overrides = [
+        _short(o) for o in config.hydra.overrides.task if swept is None or o.split("=")[0] in swept
+    ]
+    if job_return.status == JobStatus.FAILED:
+        result = f"failed: {type(job_return._return_value).__name__}: {job_return._return_value}"
+    elif (out / ERROR).is_file():
+        result = f"failed: {_first_line(out / ERROR)}"
+    elif job_return.return_value is None and not any((out / m).exists() for m in MARKERS):
+        return None
+    else:
+        result = _metrics(config, job_return.return_value, out)
+    return f"{' '.join(overrides)}: {result} ({duration(seconds)})"
+
+
+def _short(override: str) -> str:
+    """`pretrained=…/pretrain` for a long path: the line is for telling jobs apart."""
+    key, _, value = override.partition("=")
+    return f"{key}=…/{Path(value).name}" if "/" in value and len(value) > 24 else override
+
+
+def _metrics(config: DictConfig, value: Any, out: Path) -> str:
+    shown = []
+    if isinstance(value, (int, float)):
+        shown.append(f"{config.get('optimized_metric')} {value:.4g}")
+    try:
+        test = json.loads((out / METRICS).read_text()).get("test/acc")
+    except (OSError, ValueError):
+        test = None
+    if isinstance(test, (int, float)):
+        shown.append(f"test/acc {test:.4g}")
+    return ", ".join(shown) or "done"

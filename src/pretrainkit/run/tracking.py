@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_warn
 
+from pretrainkit.run import console
 from pretrainkit.run.files import WANDB_DIR
 from pretrainkit.run.wandb_mode import wandb_mode
 
@@ -25,16 +26,26 @@ class WandbLogger(_LightningWandbLogger):
         mode: online | offline | disabled, or None: online iff logged in.
         init_timeout: seconds an online start may take before falling back to offline (W&B's
             own default, 90 s, is read once per process, so it is passed here explicitly).
+        verbose: W&B's banner, run footer and sync hints on the terminal; without it only its
+            warnings and errors show.
     """
 
     def __init__(
-        self, mode: str | None = None, init_timeout: float | None = 30, **kwargs: Any
+        self,
+        mode: str | None = None,
+        init_timeout: float | None = 30,
+        verbose: bool = False,
+        **kwargs: Any,
     ) -> None:
-        if init_timeout is not None:
-            import wandb
+        import wandb
 
-            kwargs["settings"] = wandb.Settings(init_timeout=init_timeout)
+        settings = console.wandb_settings(verbose)
+        if init_timeout is not None:
+            settings["init_timeout"] = init_timeout
+        kwargs["settings"] = wandb.Settings(**settings)
         super().__init__(mode=wandb_mode(mode), **kwargs)
+        if self._wandb_init.get("anonymous") is None:  # W&B warns of the setting, even unset
+            self._wandb_init.pop("anonymous", None)
 
     @property
     @rank_zero_experiment

@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerFast
 from pretrainkit.data.text.sources import TextSource
 from pretrainkit.data.text.tokenizer import document_separator_id
 from pretrainkit.errors import BadValueError
-from pretrainkit.run.io import write_json
+from pretrainkit.run.io import new_file_mode, write_json
 
 FORMAT_VERSION = 1  # bump when the stream's layout changes: old caches are then not reused
 
@@ -45,6 +45,7 @@ def _build(
     sep = document_separator_id(tokenizer)
     n_tokens = n_documents = 0
     fd, tmp = tempfile.mkstemp(dir=bin_path.parent, prefix=f".{bin_path.name}.")
+    os.fchmod(fd, new_file_mode())  # a shared cache: the umask's mode, not mkstemp's 0600
     try:
         with os.fdopen(fd, "wb") as f:
             for batch in _batches(source.documents(), batch_docs):
