@@ -8,6 +8,7 @@ import logging
 import logging.config
 import math
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,12 @@ from typing import Any
 import pytest
 from helpers import CONF
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from omegaconf import OmegaConf
 
 from pretrainkit.run import console
-from pretrainkit.run.sweeps import job_line, sweep_plan
+from pretrainkit.run.sweeps import SweepEnd, job_line, live_terminal, sweep_plan
 
 # What the listed warnings say, as Lightning 2.6 words them.
 SAMPLES = [
@@ -102,7 +104,7 @@ def sweep_config(tmp_path: Path, num: int, overrides: list[str]) -> Any:
         {
             "optimized_metric": "val/acc_best",
             "hydra": {
-                "mode": "MULTIRUN",
+                "mode": RunMode.MULTIRUN,
                 "job": {"num": num},
                 "runtime": {"output_dir": str(tmp_path / str(num))},
                 "sweeper": {
@@ -138,3 +140,36 @@ def test_a_job_line_names_the_swept_overrides_the_metric_and_the_time(tmp_path: 
         job_line(skipped, JobReturn(_return_value=None, status=JobStatus.COMPLETED), swept, 0)
         is None
     )
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_job_lines_rewrite_one_line(tmp_path: Path, monkeypatch, caplog):
+    screen = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    end = SweepEnd(report=False)
+    launched = sweep_config(tmp_path, 0, ["seed=0,1"])
+    launched.hydra.launcher = {
+        "_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+    }
+    launched.hydra.sweep = {"dir": str(tmp_path)}
+    end.on_multirun_start(launched)
+    for num in (0, 1):
+        job = sweep_config(tmp_path, num, [f"seed={num}"])
+        job.hydra.launcher = launched.hydra.launcher
+        (tmp_path / str(num)).mkdir()
+        (tmp_path / str(num) / "metrics.json").write_text('{"test/acc": 0.5}')
+        with caplog.at_level(logging.INFO):
+            end.on_job_end(job, JobReturn(_return_value=0.9, status=JobStatus.COMPLETED))
+    end.on_multirun_end(launched)
+    text = screen.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")  # one terminal row, ended at the end
+    assert text.count("\r\x1b[K[") == 2 and "[2/2] seed=1" in text
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("[")] == [
+        "[1/2] seed=0: val/acc_best 0.9, test/acc 0.5 (0 s)",
+        "[2/2] seed=1: val/acc_best 0.9, test/acc 0.5 (0 s)",
+    ]  # the log keeps every job's line
+    assert not live_terminal(OmegaConf.merge(launched, {"verbose": True}))

@@ -103,6 +103,7 @@ class SweepEnd(Callback):
         self._swept: set[str] | None = None  # the overrides' keys that vary between jobs
         self._jobs: int | None = None
         self._started = time.monotonic()
+        self._live = False
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._swept, self._jobs = sweep_plan(config)
@@ -114,13 +115,22 @@ class SweepEnd(Callback):
         if config.hydra.mode != RunMode.MULTIRUN:
             return
         line = job_line(config, job_return, self._swept, time.monotonic() - self._started)
-        if (
-            line is not None
-        ):  # [job number from 1 / jobs]: the run directory is <sweep>/<number - 1>
-            count = f"{config.hydra.job.num + 1}" + (f"/{self._jobs}" if self._jobs else "")
-            terminal.info(f"[{count}] {line}")
+        if line is None:
+            return
+        # [job number from 1 / jobs]: the run directory is <sweep>/<number - 1>
+        count = f"{config.hydra.job.num + 1}" + (f"/{self._jobs}" if self._jobs else "")
+        line = f"[{count}] {line}"
+        if live_terminal(config):  # one line that each job rewrites; every line in the log
+            log.info(line)
+            sys.stdout.write(f"\r\x1b[K{line}")
+            sys.stdout.flush()
+            self._live = True
+        else:
+            terminal.info(line)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self._live:  # end the rewritten job line
+            sys.stdout.write("\n")
         sweep = Path(config.hydra.sweep.dir)
         if self.report and any(sweep.rglob(METRICS)):
             self._report(config, sweep)
@@ -151,6 +161,14 @@ class SweepEnd(Callback):
             )
         except Exception:  # the runs are on disk whatever happens here: pk-report can redo it
             log.exception(f"the report of {sweep} failed; rerun it with `pk-report {sweep}`")
+
+
+def live_terminal(config: DictConfig) -> bool:
+    """Whether job lines rewrite one terminal line: on a terminal, not verbose, and the jobs run
+    one after another in this process (Hydra's basic launcher). In a pipe or a log file every
+    job keeps its own line."""
+    launcher = str(config.hydra.launcher.get("_target_", ""))
+    return sys.stdout.isatty() and not config.get("verbose") and launcher.endswith("BasicLauncher")
 
 
 def sweep_plan(config: DictConfig) -> tuple[set[str] | None, int | None]:
