@@ -36,50 +36,41 @@ class Recipe:
     result_on_failure: bool = False  # a sweep writes its report even when some jobs failed
 
 
-def demo(stamp: str, lrs: str) -> Recipe:
-    run, group = f"outputs/demo/runs/{stamp}", f"logger.wandb.group=demo-{stamp}"
+def pretrain_then_finetune(folder: str, experiment: str, stamp: str, sweep: list[str]) -> Recipe:
+    """pk-pretrain `experiment`, then a pk-finetune multirun of `<experiment>_finetune` over that
+    backbone and scratch (`sweep`: the other swept overrides), in outputs/<folder>/runs/<stamp>;
+    the sweep's report is copied to outputs/<folder>/."""
+    run = f"outputs/{folder}/runs/{stamp}"
+    group = f"logger.wandb.group={folder.replace('_', '-')}-{stamp}"
     return Recipe(
         [
-            ["pk-pretrain", "experiment=demo", group, f"hydra.run.dir={run}/pretrain"],
+            ["pk-pretrain", f"experiment={experiment}", group, f"hydra.run.dir={run}/pretrain"],
             [
                 "pk-finetune",
                 "-m",
-                "experiment=demo_finetune",
+                f"experiment={experiment}_finetune",
                 group,
                 f"pretrained={run}/pretrain,null",
-                "finetune_mode=linear,finetune,lp_ft",
-                f"optim.optimizer.lr={lrs}",
-                "label_fraction=0.01,0.1",
+                *sweep,
                 "seed=0,1,2",
                 f"hydra.sweep.dir={run}/finetune",
             ],  # fmt: skip
         ],
-        (f"{run}/finetune", "outputs/demo"),
-        f"runs in {run}, table in outputs/demo/report.md",
+        (f"{run}/finetune", f"outputs/{folder}"),
+        f"runs in {run}, table in outputs/{folder}/report.md",
     )
+
+
+def demo(stamp: str, lrs: str) -> Recipe:
+    sweep = ["finetune_mode=linear,finetune,lp_ft", f"optim.optimizer.lr={lrs}",
+             "label_fraction=0.01,0.1"]  # fmt: skip
+    return pretrain_then_finetune("demo", "demo", stamp, sweep)
 
 
 def demo_text(stamp: str, fractions: str) -> Recipe:
-    run, group = f"outputs/demo_text/runs/{stamp}", f"logger.wandb.group=demo-text-{stamp}"
-    return Recipe(
-        [
-            ["pk-pretrain", "experiment=demo_text", group, f"hydra.run.dir={run}/pretrain"],
-            [
-                "pk-finetune",
-                "-m",
-                "experiment=demo_text_finetune",
-                group,
-                f"pretrained={run}/pretrain,null",
-                f"data.tokenizer={run}/pretrain",
-                "finetune_mode=linear,finetune",
-                f"label_fraction={fractions}",
-                "seed=0,1,2",
-                f"hydra.sweep.dir={run}/finetune",
-            ],  # fmt: skip
-        ],
-        (f"{run}/finetune", "outputs/demo_text"),
-        f"runs in {run}, table in outputs/demo_text/report.md",
-    )
+    tokenizer = f"data.tokenizer=outputs/demo_text/runs/{stamp}/pretrain"  # the pretraining's
+    sweep = [tokenizer, "finetune_mode=linear,finetune", f"label_fraction={fractions}"]
+    return pretrain_then_finetune("demo_text", "demo_text", stamp, sweep)
 
 
 def study(stamp: str, overrides: list[str]) -> Recipe:
