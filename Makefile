@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 
-.PHONY: help install demo demo-text study test test-full lint format data
+.PHONY: help install demo demo-text study study-fashion test test-full lint format data
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ demo-text: $(STAMP)  ## MLM on fortunes, then linear probe / fine-tune / scratch
 
 study: $(STAMP)  ## the label-efficiency study on digits: SimCLR vs scratch x 1/10/100% labels x frozen/full x 3 seeds, report + plots
 	@$(RECIPE) study --stamp $(DEMO_STAMP) -- $(STUDY_ARGS)
+
+study-fashion: $(STAMP)  ## Fashion-MNIST: SimCLR, VICReg, rotation vs scratch x 1/10/100% labels x linear/full/LP-FT, 3 seeds, <= 90 min on 2 CPUs
+	@test -d /usr/share/datasets/fashion-mnist || $(MAKE) data
+	@$(RECIPE) study-fashion --stamp $(DEMO_STAMP)
 
 test: $(STAMP)  ## the fast test suite (what CI runs)
 	$(BIN)/python -m pytest -m "not slow" -q --durations=10 $(PYTEST_ARGS)

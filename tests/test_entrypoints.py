@@ -58,6 +58,10 @@ def test_pretrain_then_finetune_in_process(
     assert torch.isfinite(torch.tensor(metrics["train/loss_epoch"]))
     assert 0 <= metrics["val/knn_acc"] <= 1  # the k-NN monitor ran
     assert (pre / "checkpoints/last.ckpt").is_file() and (pre / "backbone.yaml").is_file()
+    history = json.loads((pre / "history.json").read_text())  # the curve pk-report plots
+    epochs = history["epoch"]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(history["minutes"]) == len(epochs)
+    assert history["val/knn_acc"][-1] == pytest.approx(metrics["val/knn_acc"])
     spec = yaml.safe_load((pre / "backbone.yaml").read_text())  # checksum + the making config
     assert spec["sha256"] == sha256(pre / "backbone.safetensors")
     assert spec["config"]["task"]["_target_"].split(".")[-2] == task

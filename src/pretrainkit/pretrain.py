@@ -7,17 +7,21 @@ pk-pretrain task=mlm dataset=fortunes trainer.max_epochs=5
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import hydra
+import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from pretrainkit.callbacks import BackboneExport
+from pretrainkit.callbacks import BackboneExport, EpochHistory
 from pretrainkit.config import config_dir
 from pretrainkit.config.schema import PretrainConfig
 from pretrainkit.config.validate import validate
 from pretrainkit.errors import exit_on_user_error
 from pretrainkit.run.console import backbone_name, duration, metrics_line, say
+from pretrainkit.run.files import HISTORY
+from pretrainkit.run.io import write_json
 from pretrainkit.run.resume import resumed_config
 from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.run.sweeps import keep_sweeping
@@ -43,11 +47,19 @@ def pretrain(cfg: DictConfig) -> dict[str, float]:
             callback.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     trainer.fit(task, datamodule=datamodule, ckpt_path=run.ckpt_path)
     metrics = scalar_metrics(trainer)
+    write_history(trainer, run.dir)
     tag_run(loggers, [f"task:{task.name}", f"seed:{cfg.seed}"], {})
     finish(loggers)
     shown = metrics_line(metrics, [cfg.optimized_metric, "val/knn_acc", "val/probe_acc"])
     say(f"pretrain: done in {duration(time.monotonic() - run.started)}: {shown}")
     return metrics
+
+
+def write_history(trainer: L.Trainer, run_dir: Path) -> None:
+    """`history.json`: the per-epoch curve EpochHistory kept (rank zero; none without it)."""
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, EpochHistory) and trainer.is_global_zero:
+            write_json(run_dir / HISTORY, callback.history)
 
 
 def plan(cfg: DictConfig) -> str:

@@ -195,6 +195,21 @@ def test_lr_is_chosen_on_validation_never_on_test(tmp_path: Path):
     assert not (tmp_path / "out/gain_vs_pretraining.png").exists()
 
 
+def test_lrs_run_on_different_seeds_are_compared_on_the_seeds_they_share(tmp_path: Path):
+    # a grid on seed 0, then seeds 1 and 2 at lr 0.01 only: 0.01 must not win on its extra seeds
+    run(tmp_path, "a0", "simclr-finetune", 0.01, 0, 0.70, lr=0.003, **{"val/acc_best": 0.80})
+    for seed, val in ((0, 0.78), (1, 0.90), (2, 0.90)):
+        run(tmp_path, f"b{seed}", "simclr-finetune", 0.01, seed, 0.99, lr=0.01, **{"val/acc_best": val})  # fmt: skip
+    lr, tried, decided = choose([NoTest(r) for r in collect(tmp_path)])
+    assert decided and lr == 0.003  # seed 0: 0.80 > 0.78 (all seeds of 0.01 would say 0.86)
+    assert [(t["lr"], t["val_acc"], t["seeds"]) for t in tried] == [
+        (0.003, pytest.approx(0.80), 1), (0.01, pytest.approx(0.78), 3),
+    ]  # fmt: skip
+    report(tmp_path, tmp_path / "out", wandb=False)
+    grid = (tmp_path / "out/report.md").read_text().split("## Learning rate per row")[1]
+    assert "**0.003: 80.0 (1 seed)** · 0.01: 78.0 |" in grid
+
+
 def test_val_acc_is_the_fallback_and_no_val_means_no_choice(tmp_path: Path):
     run(tmp_path, "a", "scratch-linear", 0.01, 0, 0.5, lr=0.1, **{"val/acc": 0.6})
     run(tmp_path, "b", "scratch-linear", 0.01, 0, 0.9, lr=0.2, **{"val/acc": 0.4})
@@ -278,7 +293,7 @@ def test_labels_saved_per_row_with_the_seed_range(tmp_path: Path):
     assert "- `simclr-linear` with 1000 labels ≈ scratch with more than 1000 labels (> 1.0×; seeds >1000)" in text  # fmt: skip
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert set(summary) == {
-        "rows", "gains", "convergence", "lr_choice", "labels_saved", "budget_curve",
+        "rows", "gains", "convergence", "lr_choice", "labels_saved", "budget_curve", "pretraining",
     }  # fmt: skip
     (row,) = [e for e in summary["labels_saved"] if e["method"] == "simclr-linear" and e["num_labeled"] == 10]  # fmt: skip
     assert row["scratch_labels"] == pytest.approx(expected(62))

@@ -4,7 +4,7 @@ from pretrainkit.callbacks.export import BackboneExport
 from pretrainkit.callbacks.fast import FastPaths
 from pretrainkit.callbacks.finite import FiniteLoss, NonFiniteLossError
 from pretrainkit.callbacks.health import HealthMonitor
-from pretrainkit.callbacks.history import MetricHistory
+from pretrainkit.callbacks.history import EpochHistory, MetricHistory
 from pretrainkit.callbacks.keep_best import KeepBest
 from pretrainkit.callbacks.knn import KNNMonitor
 from pretrainkit.callbacks.probe import OnlineProbe
@@ -15,6 +15,7 @@ __all__ = [
     "BackboneExport",
     "EarlyStopping",
     "EmbeddingPlot",
+    "EpochHistory",
     "FastPaths",
     "FiniteLoss",
     "HealthMonitor",

@@ -17,6 +17,7 @@ from pretrainkit.report.jsonsafe import finite
 from pretrainkit.report.labels_saved import labels_saved
 from pretrainkit.report.markdown import results_table
 from pretrainkit.report.plots import plot_accuracy, plot_gain_vs_pretraining, plot_val_curves
+from pretrainkit.report.pretraining import plot_pretraining, pretraining_curves
 from pretrainkit.report.select import chosen_runs, lr_choice, mark
 from pretrainkit.report.tables import convergence, gains, summarize
 from pretrainkit.report.wandb_log import log_report, tracked
@@ -76,6 +77,7 @@ def derive(rows: list[dict[str, Any]]) -> Derived:
         lr_choice=lr_choice(rows),
         labels_saved=labels_saved(rows, summary),
         budget_curve=budget_curve(rows),
+        pretraining=pretraining_curves(rows),
     )
 
 
@@ -90,6 +92,9 @@ def _plots(rows: list[dict[str, Any]], d: Derived, out: Path) -> dict[str, Path]
     budget = plot_gain_vs_pretraining(d.budget_curve, out / "gain_vs_pretraining.png")
     if budget is not None:
         images["report/gain_vs_pretraining"] = budget
+    knn = plot_pretraining(d.pretraining, out / "pretraining_knn.png")
+    if knn is not None:
+        images["report/pretraining_knn"] = knn
     return images
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pretrainkit.report import markdown as md
-from pretrainkit.report import sections
+from pretrainkit.report import pretraining, sections
 
 Row = dict[str, Any]
 
@@ -24,6 +24,7 @@ class Derived:
     lr_choice: list[Row]
     labels_saved: list[Row] = field(default_factory=list)
     budget_curve: list[Row] = field(default_factory=list)
+    pretraining: list[Row] = field(default_factory=list)
 
 
 def _lrs_logged(lr_choice: list[Row]) -> bool:
@@ -42,6 +43,9 @@ def document(root: Path, d: Derived, failures: list[dict[str, str]], images: lis
     if d.labels_saved:
         parts += ["## Labels saved\n", sections.LABELS_SAVED_INTRO]
         parts.append(sections.saved_list(d.labels_saved))
+    if any(c["knn_acc"] for c in d.pretraining):
+        parts += ["## Pretraining\n", pretraining.PRETRAINING_INTRO]
+        parts.append(pretraining.pretraining_table(d.pretraining))
     if d.budget_curve:
         parts += ["## How much pretraining is enough\n", sections.BUDGET_INTRO]
         parts.append(sections.budget_table(d.budget_curve))

@@ -12,7 +12,8 @@ Row = dict[str, Any]
 LR_INTRO = (
     "Each row's lr is the one with the best mean validation accuracy over seeds (val/acc_best, "
     "else the last val/acc); test accuracy is never looked at. Mean validation accuracy (%) of "
-    "every lr tried, the chosen one in bold:\n"
+    "every lr tried, the chosen one in bold (where the lrs ran on different seeds, they are "
+    "compared on the seeds all of them ran: `(1 seed)` marks an lr run on fewer):\n"
 )
 LABELS_SAVED_INTRO = (
     "Labels the best scratch method (per budget, the better of its modes) needs to match each "
@@ -32,7 +33,10 @@ def _tried(choice: Row) -> str:
     cells = []
     for t in choice["tried"]:
         val = "n/a" if t["val_acc"] is None else f"{100 * t['val_acc']:.1f}"
-        cell = f"{lr(t['lr'])}: {val}"
+        fewer = t["seeds"] < max(u["seeds"] for u in choice["tried"])
+        cell = f"{lr(t['lr'])}: {val}" + (
+            f" ({t['seeds']} seed{'s' * (t['seeds'] > 1)})" if fewer else ""
+        )
         cells.append(f"**{cell}**" if choice["decided"] and t["lr"] == choice["lr"] else cell)
     return " · ".join(cells)
 

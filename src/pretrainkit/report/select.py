@@ -6,6 +6,11 @@ lr. So per row key (source, mode, label budget) the lr with the highest mean ove
 val/acc_best (val/acc for runs without it) is chosen, and the row reports only its runs; equal
 accuracies (a small validation set saturates at 100%) go to the lower mean of each run's best
 val/loss, then to the smaller lr. Nothing here reads a test metric.
+
+When the lrs ran on different seeds — a grid searched on seed 0, then more seeds run at the
+chosen lr only (the Fashion-MNIST study's recipe) — they are compared on the seeds every lr
+ran, so the lr that got more seeds is not judged on other data than the rest; the row then
+reports all of the chosen lr's seeds.
 """
 
 from __future__ import annotations
@@ -68,9 +73,15 @@ def choose(runs: list[Row]) -> tuple[float | None, list[Row], bool]:
     by_lr: dict[float | None, list[Row]] = defaultdict(list)
     for run in runs:
         by_lr[run.get("lr")].append(run)
+    seeds = {lr: {r.get("seed") for r in group} for lr, group in by_lr.items()}
+    shared = set.intersection(*seeds.values())
+    if shared:  # compare on the seeds every lr ran (all of them on a full grid)
+        by_lr_shared = {lr: [r for r in g if r.get("seed") in shared] for lr, g in by_lr.items()}
+    else:
+        by_lr_shared = by_lr
     tried = [
-        {"lr": lr, "val_acc": _mean_over_seeds(by_lr[lr]), "val_loss": _mean_over_seeds(by_lr[lr], val_loss),
-         "seeds": len({r.get("seed") for r in by_lr[lr]})}
+        {"lr": lr, "val_acc": _mean_over_seeds(by_lr_shared[lr]),
+         "val_loss": _mean_over_seeds(by_lr_shared[lr], val_loss), "seeds": len(seeds[lr])}
         for lr in sorted(by_lr, key=_lr_order)
     ]  # fmt: skip
     if len(tried) == 1:

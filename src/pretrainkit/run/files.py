@@ -8,6 +8,7 @@ Imports nothing, so pk-report can read runs without importing torch or Hydra.
       hpc_ckpt_<n>.ckpt                     Lightning's checkpoint before a SLURM requeue
       backbone.safetensors, backbone.yaml   a pretraining's exported backbone
       metrics.json                          a fine-tune's results
+      history.json                          a pretraining's per-epoch curve (loss, k-NN, ...)
       error.json                            why a job of a multirun failed
       lp_stage/                             LP-FT's probe stage (its Trainer's root dir)
       wandb/                                the W&B logger's runs
@@ -34,6 +35,7 @@ HPC_CKPT_GLOB = "hpc_ckpt_*.ckpt"
 WEIGHTS = "backbone.safetensors"
 SPEC = "backbone.yaml"  # how to rebuild WEIGHTS' backbone, and what it was trained on
 METRICS = "metrics.json"
+HISTORY = "history.json"  # a pretraining's per-epoch metrics and its minutes
 ERROR = "error.json"
 LP_STAGE = "lp_stage"
 WANDB_DIR = "wandb"

@@ -4,6 +4,7 @@ console-script calls a user would type, run in order, stopping at the first that
   python -m pretrainkit.run.recipes demo [--lrs 0.001,0.003,0.01]
   python -m pretrainkit.run.recipes demo-text [--fractions 0.05]
   python -m pretrainkit.run.recipes study [-- extra overrides]
+  python -m pretrainkit.run.recipes study-fashion [--tiny]
   python -m pretrainkit.run.recipes demo --dry-run      # print the commands, run nothing
 
 Each run gets its own timestamped directory; the fine-tune sweep's report (printed once, at the
@@ -17,12 +18,23 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pretrainkit.run.files import REPORT, RESULTS, SUMMARY
 
 FORTUNES = Path("/usr/share/games/fortunes")
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@dataclass
+class Later:
+    """Commands that depend on what the earlier ones produced (e.g. the lr a search chose),
+    made when their turn comes; `describe` stands in for them in a dry run."""
+
+    describe: str
+    make: Callable[[], list[list[str]]]
 
 
 @dataclass
@@ -30,7 +42,7 @@ class Recipe:
     """Commands to run in order, a sweep whose report to copy when they all succeed (its
     directory, the destination), and where results are."""
 
-    commands: list[list[str]]
+    commands: list[list[str] | Later]
     report: tuple[str, str] | None = None
     result: str = ""
     result_on_failure: bool = False  # a sweep writes its report even when some jobs failed
@@ -90,6 +102,12 @@ def study(stamp: str, overrides: list[str]) -> Recipe:
     )
 
 
+def fashion_recipe(stamp: str, tiny: bool) -> Recipe:
+    from pretrainkit.run.fashion_study import FULL, TINY, study_fashion
+
+    return study_fashion(stamp, TINY if tiny else FULL)
+
+
 def script(name: str) -> str:
     """A console script from this interpreter's environment (the venv's), else from PATH."""
     beside = Path(sys.executable).parent / name
@@ -107,7 +125,15 @@ def copy_report(sweep: str, dest: str) -> None:
 
 def run(name: str, recipe: Recipe, dry_run: bool = False) -> int:
     start, code = time.monotonic(), 0
-    for command in recipe.commands:
+    pending = list(recipe.commands)
+    while pending:
+        command = pending.pop(0)
+        if not isinstance(command, list):  # a Later (its class is __main__'s under -m)
+            if dry_run:
+                print(f"<then: {command.describe}>")
+            else:
+                pending[:0] = command.make()
+            continue
         if dry_run:
             print(" ".join(command))
             continue
@@ -127,21 +153,28 @@ def run(name: str, recipe: Recipe, dry_run: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pretrainkit.run.recipes", description=__doc__)
-    parser.add_argument("recipe", choices=["demo", "demo-text", "study"])
+    parser.add_argument("recipe", choices=["demo", "demo-text", "study", "study-fashion"])
     parser.add_argument("--lrs", default="0.001,0.003,0.01", help="demo: fine-tune lr grid")
     parser.add_argument("--fractions", default="0.05", help="demo-text: label fractions")
     parser.add_argument("--stamp", default=time.strftime("%Y-%m-%d_%H-%M-%S"))
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--tiny", action="store_true", help="study-fashion: a few steps each")
     argv = sys.argv[1:] if argv is None else argv
     cut = argv.index("--") if "--" in argv else len(argv)  # study: overrides after --
     args, overrides = parser.parse_args(argv[:cut]), argv[cut + 1 :]
     if args.recipe == "demo-text" and not FORTUNES.is_dir() and not args.dry_run:
         print(f"demo-text: {FORTUNES} is missing; run `make data` (as root) first", file=sys.stderr)
         return 2
+    if args.recipe == "study-fashion" and not FASHION.is_dir() and not args.dry_run:
+        print(
+            f"study-fashion: {FASHION} is missing; run `make data` (as root) first", file=sys.stderr
+        )
+        return 2
     recipe = {
         "demo": lambda: demo(args.stamp, args.lrs),
         "demo-text": lambda: demo_text(args.stamp, args.fractions),
         "study": lambda: study(args.stamp, overrides),
+        "study-fashion": lambda: fashion_recipe(args.stamp, args.tiny),
     }[args.recipe]()
     return run(args.recipe, recipe, args.dry_run)
 
