@@ -1,8 +1,10 @@
 """Entry point two: fine-tune a pretrained backbone (or train from scratch) on labeled images
-or texts: a linear probe, a full fine-tune, or LP-FT (the probe first, then everything).
+or texts: a linear probe, a full fine-tune, or LP-FT (the probe first, then everything); or
+fit a classical baseline on the same labels (`baseline=`).
 
 pk-finetune pretrained=outputs/pretrain/<run> finetune_mode=linear label_fraction=0.01
 pk-finetune pretrained=null finetune_mode=finetune label_fraction=0.01   # the baseline
+pk-finetune baseline=bow_logreg dataset=fortunes label_fraction=0.05     # a classical floor
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pretrainkit.run.console import backbone_name, duration, metrics_line, say
 from pretrainkit.run.export import load_backbone, locate
 from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
 from pretrainkit.run.io import write_json
-from pretrainkit.run.record import describe, tags
+from pretrainkit.run.record import describe, describe_classical, tags
 from pretrainkit.run.resume import resumed_config
 from pretrainkit.run.steps import build_loggers, build_trainer, finish, scalar_metrics, start_run
 from pretrainkit.run.study import claim_scratch, study_pretrained
@@ -151,6 +153,8 @@ def fit_probe(cfg: DictConfig, model: Any, datamodule: Any) -> dict[str, Any]:
 def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Fine-tune as `cfg` says, test the best-validation checkpoint, write `metrics.json`."""
     validate(cfg, FinetuneConfig)  # a bad key or value fails here, before any work
+    if cfg.get("baseline") is not None:
+        return fit_classical(cfg)
     mode = finetune_mode(cfg)
     cfg.freeze_backbone = mode == "linear"
     if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
@@ -213,18 +217,49 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
+def fit_classical(cfg: DictConfig) -> dict[str, Any]:
+    """A classical baseline instead of a network: fit on the labeled subset a fine-tune of the
+    same seed trains on, its settings chosen on the same validation split, scored on the same
+    test split; `metrics.json` and a W&B run as a fine-tune writes them."""
+    run = start_run(cfg)
+    baseline = instantiate(cfg.baseline)
+    say(f"finetune: classical baseline {baseline.name} on {data_plan(cfg)}; outputs in {run.dir}")
+    datamodule = instantiate(cfg.data)
+    splits = datamodule.labeled_splits()  # as its setup() draws them: no tokenizer, no tensors
+    fitted = baseline.fit(splits, datamodule.num_classes)
+    about = describe_classical(cfg, baseline, fitted, len(splits["train"]))
+    loggers = build_loggers(cfg)
+    for logger in loggers:
+        logger.log_metrics(fitted.metrics, step=0)
+    where = tag_run(loggers, tags(about), {"run": about})
+    result = {**about, **fitted.metrics, "history": None, "wandb": where}
+    write_json(run.dir / METRICS, result)
+    finish(loggers)
+    shown = metrics_line(fitted.metrics, ["test/acc", "test/f1", "val/acc_best"])
+    chosen = " ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in fitted.chosen.items()
+    )
+    say(f"finetune: done in {duration(time.monotonic() - run.started)}: {shown} ({chosen})")
+    return result
+
+
 MODES = {"linear": "linear probe", "finetune": "fine-tune", "lp_ft": "LP-FT"}
 
 
-def plan(cfg: DictConfig, mode: str) -> str:
-    """What a fine-tune does, in a few words: how, of what, on which data and labels."""
-    of = cfg.pretrained or f"{backbone_name(cfg.backbone)} from scratch"
+def data_plan(cfg: DictConfig) -> str:
+    """`digits, 1% of the labels`: the data and label budget of a run."""
     labels = (
         f"{cfg.labels_per_class} labels per class"
         if cfg.labels_per_class is not None
         else f"{100 * cfg.label_fraction:g}% of the labels"
     )
-    return f"{MODES[mode]} of {of} on {cfg.dataset.name}, {labels}"
+    return f"{cfg.dataset.name}, {labels}"
+
+
+def plan(cfg: DictConfig, mode: str) -> str:
+    """What a fine-tune does, in a few words: how, of what, on which data and labels."""
+    of = cfg.pretrained or f"{backbone_name(cfg.backbone)} from scratch"
+    return f"{MODES[mode]} of {of} on {data_plan(cfg)}"
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="finetune")

@@ -72,6 +72,13 @@ def test_task_options(option: str, tmp_path: Path):
     assert views is not None
 
 
+@pytest.mark.parametrize("option", options("baseline"))
+def test_baseline_options(option: str, tmp_path: Path):
+    cfg = make_cfg("finetune", [f"baseline={option}", "dataset=fortunes"], tmp_path)
+    baseline = instantiate(cfg.baseline)  # builds no estimator until it fits
+    assert baseline.modality == cfg.modality and baseline.grid()
+
+
 @pytest.mark.parametrize("option", options("trainer"))
 def test_trainer_options(option: str, tmp_path: Path):
     overrides = [f"trainer={option}"]

@@ -63,6 +63,11 @@ BAD = [
     ("pretrain", ["task=mlm", "backbone.config.model_type=bertt"], ConfigError, ["backbone.config.model_type=bertt is not a transformers model type"]),
     ("pretrain", ["dataset=fortunes"], ConfigError, ["task=simclr trains on image but dataset=fortunes holds text", "e.g. task=mlm"]),
     ("finetune", ["backbone=bert_small"], ConfigError, ["is a text backbone but dataset=digits holds image", "e.g. backbone=small_cnn"]),
+    ("finetune", ["baseline=bow_logreg"], ConfigError, ["reads text but dataset=digits holds image", "e.g. dataset=fortunes"]),
+    ("finetune", ["baseline=bow_logreg", "dataset=fortunes", "finetune_mode=linear"], ConfigError, ["fits its own classifier and trains no network; drop finetune_mode=linear"]),
+    ("finetune", ["baseline=bow_logreg", "dataset=fortunes", "pretrained={weights}"], ConfigError, ["trains no network; drop pretrained="]),
+    ("finetune", ["baseline=bow_logreg", "dataset=fortunes", "+baseline.max_iters=5"], ConfigError, ["baseline.max_iters=5 is not an argument of pretrainkit.baselines.text.BagOfWordsLogReg; did you mean baseline.max_iter=5?"]),
+    ("finetune", ["baseline=bow_logreg", "dataset=fortunes", "baseline.max_iter=0"], ConfigError, ["baseline.max_iter=0 must be >= 1"]),
     # what must be given, and must exist
     ("pretrain", ["dataset=image_folder"], ConfigError, ["dataset.source.root is required (??? in the config); give it: dataset.source.root=<value>"]),
     ("finetune", ["pretrained=/no/such/run"], ConfigError, ["pretrained=/no/such/run: no such file or directory"]),
@@ -167,6 +172,7 @@ def shipped() -> list:
             text = ["dataset=fortunes"] if option.endswith("_text_finetune") else []
             cases += [(name, [f"{group}={option}", *text])]
     cases += [(n, [f"{g}={o}"]) for n in SCHEMAS for g in ("logger", "optim") for o in options(g)]
+    cases += [("finetune", [f"baseline={o}", "dataset=fortunes"]) for o in options("baseline")]
     return cases
 
 

@@ -1,6 +1,6 @@
 """pk-report's fair-baseline rules on hand-made runs: rows per pretraining source, the lr chosen
-on validation only, the convergence rule, lp_ft rows, the budget curve, labels saved and
-summary.json."""
+on validation only, the convergence rule, lp_ft rows, the budget curve, labels saved,
+classical baselines and summary.json."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pretrainkit.report.convergence import still_improving
 from pretrainkit.report.labels_saved import labels_saved, labels_to_match
 from pretrainkit.report.plots import LINE_STYLES, MODES
 from pretrainkit.report.select import choose, lr_choice
-from pretrainkit.report.tables import convergence, gains
+from pretrainkit.report.tables import convergence, floor_gains, gains
 from pretrainkit.run.files import METRICS
 
 SIMCLR_A = "/p/pretrain/simclr-seed0-aa/backbone.safetensors"
@@ -293,7 +293,8 @@ def test_labels_saved_per_row_with_the_seed_range(tmp_path: Path):
     assert "- `simclr-linear` with 1000 labels ≈ scratch with more than 1000 labels (> 1.0×; seeds >1000)" in text  # fmt: skip
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert set(summary) == {
-        "rows", "gains", "convergence", "lr_choice", "labels_saved", "budget_curve", "pretraining",
+        "rows", "gains", "convergence", "lr_choice", "labels_saved", "budget_curve", "floor",
+        "classical", "pretraining",
     }  # fmt: skip
     (row,) = [e for e in summary["labels_saved"] if e["method"] == "simclr-linear" and e["num_labeled"] == 10]  # fmt: skip
     assert row["scratch_labels"] == pytest.approx(expected(62))
@@ -415,3 +416,52 @@ def test_equal_val_accuracy_goes_to_the_lower_val_loss(tmp_path: Path):
     (choice,) = lr_choice(collect(tmp_path))
     assert choice["lr"] == 0.01
     assert [t["val_loss"] for t in choice["tried"]] == [pytest.approx(0.3), pytest.approx(0.1)]
+
+
+# --- classical baselines --------------------------------------------------------------------
+
+
+def classical(root: Path, name: str, fraction: float, seed: int, acc: float) -> None:
+    """A bow-logreg run as `pk-finetune baseline=bow_logreg` writes it: no lr, no history."""
+    choice = {"chosen": {"ngrams": 1, "C": 10.0}, "tried": [{"setting": {}, "val/acc": 0.4}]}
+    run(root, name, "bow-logreg", fraction, seed, acc, finetune_mode="logreg", lr=None,
+        history=None, classical=choice, **{"val/acc_best": 0.4})  # fmt: skip
+
+
+def test_a_classical_baseline_is_a_row_and_a_floor_neither_pretrained_nor_scratch(tmp_path: Path):
+    for seed in (0, 1):
+        for method, acc in [("mlm-linear", 0.30), ("mlm-finetune", 0.45), ("scratch-linear", 0.25),
+                            ("scratch-finetune", 0.40)]:  # fmt: skip
+            for fraction in (0.05, 0.5):
+                run(tmp_path, f"{method}-{fraction}-{seed}", method, fraction, seed,
+                    acc + fraction / 5, lr=1e-3, history=history([0.2, acc, acc]))  # fmt: skip
+        for fraction in (0.05, 0.5):
+            classical(tmp_path, f"bow-{fraction}-{seed}", fraction, seed, 0.36 + 0.02 * seed)
+    rows = collect(tmp_path)
+    summary = {(s["method"], s["labels"]): s for s in summarize(rows)}
+    bow = summary[("bow-logreg", "5%")]
+    assert bow["acc"] == pytest.approx((37.0, math.sqrt(2)))
+    assert bow["classical"] and bow["lr"] is None and bow["seeds"] == 2
+    # pretraining's gains pair mlm with scratch only; nothing gains over, or as, the floor
+    assert {(g["method"], g["baseline"]) for g in gains(rows)} == {
+        ("mlm-linear", "scratch-linear"), ("mlm-finetune", "scratch-finetune")
+    }  # fmt: skip
+    saved = labels_saved(rows, summarize(rows))
+    assert {e["method"] for e in saved} == {"mlm-linear", "mlm-finetune"}
+    assert all(c["method"] != "bow-logreg" for c in lr_choice(rows))
+    assert all(c["method"] != "bow-logreg" for c in convergence(rows))  # no curve to judge
+    # the floor: every network row against it, paired by seed, at its own budget
+    floor = {(g["method"], g["labels"]): g for g in floor_gains(rows)}
+    assert len(floor) == 8 and {g["baseline"] for g in floor.values()} == {"bow-logreg"}
+    assert floor[("scratch-linear", "5%")]["gain"] == pytest.approx((-11.0, math.sqrt(2)))
+    assert floor[("mlm-finetune", "5%")]["gain"][0] == pytest.approx(9.0)
+
+    report(tmp_path, tmp_path / "out", wandb=False)
+    text = (tmp_path / "out/report.md").read_text()
+    assert "| 5% (50 labeled) | bow-logreg | 37.0 ± 1.4 | 32.0 ± 1.4 | 2 | — |" in text
+    floor_text = text.split("## Against the classical floor")[1].split("## Labels saved")[0]
+    assert "| 5% (50 labeled) | scratch-linear | bow-logreg | -11.0 ± 1.4 | 2 |" in floor_text
+    assert "Not above the floor: `mlm-linear` at 5% (50 labeled): -6.0 ± 1.4 vs `bow-logreg`; `scratch-linear` at 5% (50 labeled): -11.0 ± 1.4 vs `bow-logreg`; `scratch-linear` at 50% (500 labeled): -2.0 ± 1.4 vs `bow-logreg`." in floor_text  # fmt: skip
+    assert "seed 0 ngrams=1 C=10 (val 40.0%); seed 1 ngrams=1 C=10 (val 40.0%)" in floor_text
+    lr_section = text.split("## Learning rate per row")[1]
+    assert "bow-logreg" not in lr_section and "## What pretraining bought" in text

@@ -21,10 +21,20 @@ def test_demo_finetunes_and_reports_its_own_pretraining():
     assert "optim.optimizer.lr=0.001,0.01" in finetune
     assert f"hydra.sweep.dir={run}/finetune" in finetune
     assert plan.report == (f"{run}/finetune", "outputs/demo")
-    assert (
-        recipes.demo_text("S", "0.05").commands[1][-1]
-        == "hydra.sweep.dir=outputs/demo_text/runs/S/finetune"
-    )
+
+
+def test_demo_text_fits_the_classical_floor_into_the_sweep_it_reports():
+    plan = recipes.demo_text("S", "0.05")
+    pretrain, floor, finetune = plan.commands
+    run = "outputs/demo_text/runs/S"
+    assert pretrain[:2] == ["pk-pretrain", "experiment=demo_text"]
+    assert floor[:3] == ["pk-finetune", "-m", "experiment=demo_text_finetune"]
+    assert {"baseline=bow_logreg", "label_fraction=0.05", "seed=0,1,2"} <= set(floor)
+    assert "++hydra.callbacks.sweep_end.report=false" in floor  # the sweep's report shows it
+    assert floor[-1] == f"hydra.sweep.dir={run}/finetune/bow_logreg"
+    assert finetune[-1] == f"hydra.sweep.dir={run}/finetune" and "seed=0,1,2" in finetune
+    assert plan.report == (f"{run}/finetune", "outputs/demo_text")
+    assert [c[3] for c in plan.commands[1:]] == ["logger.wandb.group=demo-text-S"] * 2
 
 
 def test_a_failing_step_stops_the_recipe_with_its_exit_status(tmp_path: Path, capsys):

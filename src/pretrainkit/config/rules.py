@@ -1,7 +1,7 @@
 """The domain's rules: what the types cannot say. Task, backbone and dataset must be for the same
-kind of data; MAE needs a ViT, a language-model task a model type with its head; the run needs
-an epoch; `pretrained=` must name an exported backbone; every file or folder named must exist
-and be readable."""
+kind of data, and so must a classical baseline, which trains no network; MAE needs a ViT, a
+language-model task a model type with its head; the run needs an epoch; `pretrained=` must name
+an exported backbone; every file or folder named must exist and be readable."""
 
 from __future__ import annotations
 
@@ -121,6 +121,29 @@ def check_modalities(cfg: DictConfig) -> None:
         )
     if task is not None:
         check_architecture(task, cfg.backbone, backbone)
+
+
+def check_baseline(cfg: DictConfig) -> None:
+    """A classical baseline (`baseline=`) reads the dataset's kind of data and trains no
+    network: a pretrained backbone, a fine-tune mode or a study task would be ignored, so they
+    are refused."""
+    node = cfg.get("baseline")
+    if node is None:
+        return
+    kind = locate_target("baseline", node._target_).modality
+    name = _option("baseline", node)
+    if kind != cfg.modality:
+        raise ConfigError(
+            f"{name} reads {kind} but dataset={cfg.dataset.name} holds {cfg.modality}; pick "
+            f"{_a(kind)} dataset (e.g. dataset={EXAMPLES[kind]['dataset']})"
+        )
+    given = {"pretrained": cfg.pretrained, "finetune_mode": cfg.finetune_mode}
+    given["study.task"] = cfg.study.task
+    for key, value in given.items():
+        if value is not None:
+            raise ConfigError(
+                f"{name} fits its own classifier and trains no network; drop {key}={value}"
+            )
 
 
 def check_architecture(task: Any, backbone: DictConfig, name: str) -> None:

@@ -96,3 +96,4 @@ class FinetuneConfig(RunConfig):
     labels_per_class: Annotated[int, Range(ge=1, example="10")] | None
     study: Study
     model: Any
+    baseline: Any  # a classical baseline's `_target_` node (absent: none)

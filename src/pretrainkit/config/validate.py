@@ -12,7 +12,13 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from pretrainkit.config.checks import check_keys, check_target, target_nodes
-from pretrainkit.config.rules import check_epochs, check_modalities, check_paths, check_pretrained
+from pretrainkit.config.rules import (
+    check_baseline,
+    check_epochs,
+    check_modalities,
+    check_paths,
+    check_pretrained,
+)
 
 
 def validate(cfg: DictConfig, schema: type) -> None:
@@ -20,6 +26,7 @@ def validate(cfg: DictConfig, schema: type) -> None:
     finetune.yaml (`schema`: its class in `pretrainkit.config.schema`). Reads no data, builds nothing."""
     check_keys(cfg, schema)
     check_modalities(cfg)  # first: a text task on images leaves keys its data module lacks
+    check_baseline(cfg)
     for path, node in target_nodes(cfg):
         check_target(path, node)
     check_epochs(cfg.trainer)

@@ -19,7 +19,13 @@ from pretrainkit.report.markdown import results_table
 from pretrainkit.report.plots import plot_accuracy, plot_gain_vs_pretraining, plot_val_curves
 from pretrainkit.report.pretraining import plot_pretraining, pretraining_curves
 from pretrainkit.report.select import chosen_runs, lr_choice, mark
-from pretrainkit.report.tables import convergence, gains, summarize
+from pretrainkit.report.tables import (
+    classical_settings,
+    convergence,
+    floor_gains,
+    gains,
+    summarize,
+)
 from pretrainkit.report.wandb_log import log_report, tracked
 from pretrainkit.run.files import REPORT, RESULTS, SUMMARY
 from pretrainkit.run.io import atomic_write, write_json
@@ -77,6 +83,8 @@ def derive(rows: list[dict[str, Any]]) -> Derived:
         lr_choice=lr_choice(rows),
         labels_saved=labels_saved(rows, summary),
         budget_curve=budget_curve(rows),
+        floor=floor_gains(rows),
+        classical=classical_settings(rows),
         pretraining=pretraining_curves(rows),
     )
 

@@ -29,6 +29,7 @@ ROW_KEYS = (
     "weights",
     "pretrain_seed",
     "pretrain_epochs",
+    "classical",  # a classical baseline's chosen setting and grid (pretrainkit.baselines)
 )
 METRIC_KEYS = {
     "test_acc": "test/acc",

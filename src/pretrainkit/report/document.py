@@ -1,6 +1,6 @@
-"""report.md: the results table, then what pretraining bought, labels saved, how much
-pretraining is enough, convergence, the lr grid, failures, plots. Sections with nothing to say
-are left out."""
+"""report.md: the results table, then what pretraining bought, what every network gained over
+a classical baseline, labels saved, how much pretraining is enough, convergence, the lr grid,
+failures, plots. Sections with nothing to say are left out."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class Derived:
     lr_choice: list[Row]
     labels_saved: list[Row] = field(default_factory=list)
     budget_curve: list[Row] = field(default_factory=list)
+    floor: list[Row] = field(default_factory=list)  # gains over classical baselines
+    classical: list[Row] = field(default_factory=list)  # their settings chosen on validation
     pretraining: list[Row] = field(default_factory=list)
 
 
@@ -40,6 +42,9 @@ def document(root: Path, d: Derived, failures: list[dict[str, str]], images: lis
         parts.append(f"No fine-tune run under `{root}` finished.\n")
     if d.gains:
         parts += ["## What pretraining bought\n", md.GAIN_INTRO, md.gain_table(d.gains)]
+    if d.floor:
+        parts += ["## Against the classical floor\n", md.FLOOR_INTRO, md.gain_table(d.floor)]
+        parts += [md.floor_sentence(d.floor), sections.classical_list(d.classical)]
     if d.labels_saved:
         parts += ["## Labels saved\n", sections.LABELS_SAVED_INTRO]
         parts.append(sections.saved_list(d.labels_saved))

@@ -2,7 +2,8 @@
 
 A report row is one pretraining source x fine-tune mode x label budget. The source is the
 weights file (two pretrainings of one task, or two bare weights files in one folder, are two
-sources); runs older than the `weights` key fall back to the `pretrained` directory.
+sources); runs older than the `weights` key fall back to the `pretrained` directory. A
+classical baseline's source is its features (`bow`), its mode its classifier (`logreg`).
 """
 
 from __future__ import annotations
@@ -105,3 +106,8 @@ def identify(rows: list[Row]) -> list[Row]:
 
 def is_scratch(row: Row) -> bool:
     return row.get("source") == SCRATCH or row.get("task") == SCRATCH
+
+
+def is_classical(row: Row) -> bool:
+    """A classical baseline (`bow-logreg`): neither pretrained nor scratch, a floor to beat."""
+    return bool(row.get("classical"))

@@ -71,7 +71,8 @@ def _entry(s: Row, members: list[Row], curve: Curve) -> Row:
 def labels_saved(rows: list[Row], summary: list[Row]) -> list[Row]:
     """Per pretrained report row: the scratch labels matching its mean test accuracy, the
     ratio to its own labels, and the range over fine-tune seeds (each seed's accuracy against
-    the same mean scratch curve). Empty without scratch rows."""
+    the same mean scratch curve). Empty without scratch rows. Classical baselines pretrained
+    nothing: left out (and not part of the scratch curve)."""
     curve = scratch_curve(summary)
     if not curve:
         return []
@@ -79,6 +80,6 @@ def labels_saved(rows: list[Row], summary: list[Row]) -> list[Row]:
     result = [
         _entry(grouped[key], members, curve)
         for key, members in groups(rows).items()
-        if key[0] != "scratch" and grouped[key]["num_labeled"]
+        if key[0] != "scratch" and not grouped[key]["classical"] and grouped[key]["num_labeled"]
     ]
     return sorted(result, key=lambda e: (e["num_labeled"], e["method"]))

@@ -10,14 +10,21 @@ INTRO = (
     "Test accuracy and macro-F1 (mean ± std over fine-tune seeds). Methods: `<task>-linear` = "
     "frozen pretrained backbone + linear head; `<task>-finetune` = everything trained; "
     "`<task>-lp_ft` = linear probe, then everything trained; `scratch-*` = the same recipe from "
-    "random weights. A row is one pretraining (`task[run]` where a task has several) x mode x "
-    "label budget, at the lr chosen on validation accuracy (`lr`).\n"
+    "random weights; `<features>-<classifier>` (e.g. `bow-logreg`) = a classical baseline, no "
+    "network, on the same labels (its own settings chosen on validation; no lr). A row is one "
+    "pretraining (`task[run]` where a task has several) x mode x label budget, at the lr "
+    "chosen on validation accuracy (`lr`).\n"
 )
 GAIN_INTRO = (
     "Test-accuracy points each pretrained method gains over `scratch` in the same mode "
     "(`lp_ft` against `scratch-finetune`): mean ± std of per-seed differences (a seed fixes the "
     "labeled subset, so the pairs saw the same labels); n/a where no seed is shared (difference "
     "of means). Each pretraining is paired on its own.\n"
+)
+FLOOR_INTRO = (
+    "Test-accuracy points each network row gains over a classical baseline at the same label "
+    "budget: mean ± std of per-seed differences (a seed draws the same labeled subset and "
+    "validation split for both). A row below zero does not beat the floor.\n"
 )
 CONVERGENCE_INTRO = (
     "Epochs the fine-tune needed to first reach 95% of its final validation accuracy "
@@ -68,7 +75,7 @@ def results_table(summary: list[Row]) -> str:
         acc = pm(*s["acc"])
         acc = f"**{acc}**" if round(s["acc"][0], 1) == best[s["labels"]] else acc
         row = [labels(s), s["method"], acc, pm(*(s["f1"] or (None, None))), s["seeds"]]
-        row += [lr(s.get("lr"))] if with_lr else []
+        row += [("—" if s.get("classical") else lr(s.get("lr")))] if with_lr else []
         rows.append(row + ["—" if s.get(k) is None else s[k] for k in extra])
     columns = ["labels", "method", "test acc %", "test macro-F1 %", "seeds"]
     columns += ["lr"] if with_lr else []
@@ -101,6 +108,18 @@ def convergence_table(convergence: list[Row]) -> str:
     ]  # fmt: skip
     columns = ["labels", "method", "epochs to 95% of final val acc", "epochs run", "seeds"]
     return table(columns + ["not converged"], rows)
+
+
+def floor_sentence(floor: list[Row]) -> str:
+    """The network rows that do not beat a classical baseline, or that every one does."""
+    below = [
+        f"{row_name(g)}: {pm(*g['gain'], signed=True)} vs `{g['baseline']}`"
+        for g in floor
+        if g["gain"][0] <= 0
+    ]
+    if not below:
+        return "Every network row beats the classical floor.\n"
+    return f"Not above the floor: {'; '.join(below)}.\n"
 
 
 def row_name(c: Row) -> str:

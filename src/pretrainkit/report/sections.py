@@ -71,6 +71,26 @@ def edge_sentence(choices: list[Row]) -> str:
     )
 
 
+def _setting(setting: Row | None) -> str:
+    """`ngrams=1 C=1000`."""
+    return " ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in (setting or {}).items()
+    )
+
+
+def classical_list(classical: list[Row]) -> str:
+    """One line per classical row: the setting each seed chose on validation."""
+    lines = []
+    for c in classical:
+        seeds = "; ".join(
+            f"seed {x['seed']} {_setting(x['setting'])}"
+            + ("" if x["val_acc"] is None else f" (val {100 * x['val_acc']:.1f}%)")
+            for x in c["chosen"]
+        )
+        lines.append(f"- `{c['method']}` at {labels(c)} chose on validation: {seeds}\n")
+    return "".join(lines)
+
+
 def _count(labels: float) -> str:
     return f"{labels:.0f}"
 

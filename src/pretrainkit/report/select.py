@@ -107,9 +107,10 @@ def _by_key(rows: list[Row]) -> dict[Key, list[Row]]:
 
 def lr_choice(rows: list[Row]) -> list[Row]:
     """Per row key: the lrs tried with their mean val accuracy over seeds, and the chosen one
-    (`chosen` None with `decided` False when several lrs lack any val accuracy)."""
+    (`chosen` None with `decided` False when several lrs lack any val accuracy). Classical
+    baselines have no lr (they choose their own settings on validation): left out."""
     result = []
-    for key, runs in _by_key(rows).items():
+    for key, runs in _by_key([r for r in rows if not r.get("classical")]).items():
         lr, tried, decided = choose(runs)
         first = runs[0]
         result.append(

@@ -1,5 +1,6 @@
 """Numbers over seeds, per report row (source x mode x label budget, at its chosen lr): the
-results summary, what pretraining gained over scratch, convergence."""
+results summary, what pretraining gained over scratch, what every network gained over a
+classical baseline (the floor), convergence."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from pretrainkit.report.identity import is_scratch
+from pretrainkit.report.identity import is_classical, is_scratch
 from pretrainkit.report.select import Key, budget, chosen_runs, row_key
 
 Row = dict[str, Any]
 BASELINE_MODE = {"linear": "linear", "finetune": "finetune", "lp_ft": "finetune"}
 SCRATCH = "scratch"
 
-__all__ = ["budget", "convergence", "gains", "mean_std", "split_method", "summarize"]
+__all__ = ["budget", "convergence", "floor_gains", "gains", "mean_std", "split_method", "summarize"]
 
 
 def split_method(method: str) -> tuple[str, str]:
@@ -58,6 +59,7 @@ def _describe(key: Key, members: list[Row]) -> Row:
         "source": key[0], "name": first["name"], "task": first.get("task"), "mode": key[1],
         "lr": first.get("lr"), "pretrain_seed": _first(members, "pretrain_seed"),
         "pretrain_epochs": _first(members, "pretrain_epochs"),
+        "classical": is_classical(first),
     }  # fmt: skip
 
 
@@ -98,25 +100,60 @@ def baseline_key(key: Key) -> Key:
     return SCRATCH, BASELINE_MODE.get(key[1], key[1]), key[2]
 
 
+def _versus(key: Key, members: list[Row], base: list[Row]) -> Row:
+    """A row's gain over another (`base`, its runs), paired by seed."""
+    ours, theirs = by_seed(members), by_seed(base)
+    return {
+        **_describe(key, members),
+        "baseline": base[0]["label"],
+        "gain": gain(ours, theirs),
+        "seeds": len(paired(ours, theirs)),
+    }
+
+
 def gains(rows: list[Row]) -> list[Row]:
     """Test-accuracy points each pretrained row gains over scratch, per source (never
-    averaged across sources): mean (and std) of per-seed differences."""
+    averaged across sources): mean (and std) of per-seed differences. A classical baseline is
+    neither side: it pretrained nothing, and it is not the same network from random weights."""
     grouped = groups(rows)
     result = []
     for key, members in grouped.items():
         base = baseline_key(key)
-        if is_scratch(members[0]) or base not in grouped:
+        if is_scratch(members[0]) or is_classical(members[0]) or base not in grouped:
             continue
-        ours, theirs = by_seed(members), by_seed(grouped[base])
-        result.append(
-            {
-                **_describe(key, members),
-                "baseline": grouped[base][0]["label"],
-                "gain": gain(ours, theirs),
-                "seeds": len(paired(ours, theirs)),
-            }
-        )
+        result.append(_versus(key, members, grouped[base]))
     return sorted(result, key=lambda g: (g["num_labeled"] or 0, g["method"]))
+
+
+def floor_gains(rows: list[Row]) -> list[Row]:
+    """Test-accuracy points each network row, pretrained or scratch, gains over each classical
+    baseline at the same label budget: mean (and std) of per-seed differences (a seed draws the
+    same labeled subset and validation split for both). Empty without a classical row."""
+    grouped = groups(rows)
+    floors = [key for key, members in grouped.items() if is_classical(members[0])]
+    result = [
+        _versus(key, members, grouped[floor])
+        for key, members in grouped.items()
+        if not is_classical(members[0])
+        for floor in floors
+        if floor[2] == key[2]
+    ]
+    return sorted(result, key=lambda g: (g["num_labeled"] or 0, -g["gain"][0], g["baseline"]))
+
+
+def classical_settings(rows: list[Row]) -> list[Row]:
+    """Per classical report row: the setting each seed's run chose on validation, with its
+    validation accuracy (what `Learning rate per row` shows for the networks)."""
+    result = []
+    for key, members in groups(rows).items():
+        if is_classical(members[0]):
+            chosen = [
+                {"seed": m["seed"], "setting": (m.get("classical") or {}).get("chosen"),
+                 "val_acc": m.get("val_acc_best")}
+                for m in sorted(members, key=lambda m: m["seed"])
+            ]  # fmt: skip
+            result.append({**_describe(key, members), "chosen": chosen})
+    return sorted(result, key=lambda c: (c["num_labeled"] or 0, c["method"]))
 
 
 def _not_converged(members: list[Row]) -> tuple[int, int, int]:

@@ -62,6 +62,10 @@ def _data(d: Derived) -> dict[str, tuple[list[str], list[list[Any]]]]:
         [g["labels"], g["num_labeled"], g["method"], g["baseline"], *g["gain"], g["seeds"]]
         for g in d.gains
     ]
+    floor = [
+        [g["labels"], g["num_labeled"], g["method"], g["baseline"], *g["gain"], g["seeds"]]
+        for g in d.floor
+    ]
     lrs = [
         [c["labels"], c["num_labeled"], c["method"], t["lr"], t["val_acc"], t["seeds"],
          c["decided"] and t["lr"] == c["lr"]]
@@ -80,6 +84,7 @@ def _data(d: Derived) -> dict[str, tuple[list[str], list[list[Any]]]]:
     return {
         "report/summary": (SUMMARY_COLUMNS, summary),
         "report/gain": (GAIN_COLUMNS, gain),
+        "report/floor": (GAIN_COLUMNS, floor),
         "report/lr_choice": (LR_COLUMNS, lrs),
         "report/labels_saved": (SAVED_COLUMNS, saved),
         "report/budget_curve": (BUDGET_COLUMNS, budget),

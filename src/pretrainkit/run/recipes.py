@@ -48,26 +48,31 @@ class Recipe:
     result_on_failure: bool = False  # a sweep writes its report even when some jobs failed
 
 
-def pretrain_then_finetune(folder: str, experiment: str, stamp: str, sweep: list[str]) -> Recipe:
+def pretrain_then_finetune(
+    folder: str, experiment: str, stamp: str, sweep: list[str], floor: list[str] | None = None
+) -> Recipe:
     """pk-pretrain `experiment`, then a pk-finetune multirun of `<experiment>_finetune` over that
     backbone and scratch (`sweep`: the other swept overrides), in outputs/<folder>/runs/<stamp>;
-    the sweep's report is copied to outputs/<folder>/."""
+    the sweep's report is copied to outputs/<folder>/. `floor`: a classical baseline's
+    overrides (`baseline=bow_logreg label_fraction=...`), fit over the same seeds before the
+    sweep, into its directory (`finetune/<baseline>/`, without a report of its own), so the
+    sweep's report shows it as rows."""
     run = f"outputs/{folder}/runs/{stamp}"
     group = f"logger.wandb.group={folder.replace('_', '-')}-{stamp}"
+    finetune = ["pk-finetune", "-m", f"experiment={experiment}_finetune", group]
+    commands = [["pk-pretrain", f"experiment={experiment}", group, f"hydra.run.dir={run}/pretrain"]]
+    if floor is not None:
+        name = next(o.partition("=")[2] for o in floor if o.startswith("baseline="))
+        commands.append(
+            [*finetune, *floor, "seed=0,1,2", "++hydra.callbacks.sweep_end.report=false",
+             f"hydra.sweep.dir={run}/finetune/{name}"]
+        )  # fmt: skip
+    commands.append(
+        [*finetune, f"pretrained={run}/pretrain,null", *sweep, "seed=0,1,2",
+         f"hydra.sweep.dir={run}/finetune"]
+    )  # fmt: skip
     return Recipe(
-        [
-            ["pk-pretrain", f"experiment={experiment}", group, f"hydra.run.dir={run}/pretrain"],
-            [
-                "pk-finetune",
-                "-m",
-                f"experiment={experiment}_finetune",
-                group,
-                f"pretrained={run}/pretrain,null",
-                *sweep,
-                "seed=0,1,2",
-                f"hydra.sweep.dir={run}/finetune",
-            ],  # fmt: skip
-        ],
+        commands,
         (f"{run}/finetune", f"outputs/{folder}"),
         f"runs in {run}, table in outputs/{folder}/report.md",
     )
@@ -82,7 +87,8 @@ def demo(stamp: str, lrs: str) -> Recipe:
 def demo_text(stamp: str, fractions: str) -> Recipe:
     tokenizer = f"data.tokenizer=outputs/demo_text/runs/{stamp}/pretrain"  # the pretraining's
     sweep = [tokenizer, "finetune_mode=linear,finetune", f"label_fraction={fractions}"]
-    return pretrain_then_finetune("demo_text", "demo_text", stamp, sweep)
+    floor = ["baseline=bow_logreg", f"label_fraction={fractions}"]  # the classical floor
+    return pretrain_then_finetune("demo_text", "demo_text", stamp, sweep, floor)
 
 
 def study(stamp: str, overrides: list[str]) -> Recipe:

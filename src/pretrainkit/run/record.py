@@ -31,9 +31,36 @@ def describe(
         "backbone": backbone.spec.get("name")
         or backbone.spec.get("config", {}).get("model_type")
         or backbone.spec["_target_"].rsplit(".", 1)[-1],
-        "dataset": cfg.dataset.name,
         "freeze_backbone": mode == "linear",
         "lr": float(cfg.optim.optimizer.lr),
+        **_data(cfg, num_labeled),
+    }
+
+
+def describe_classical(
+    cfg: DictConfig, baseline: Any, fitted: Any, num_labeled: int
+) -> dict[str, Any]:
+    """`describe` for a classical baseline (`pretrainkit.baselines`): its features stand where
+    a pretext task stands and its classifier where the fine-tune mode does (`bow-logreg`); it
+    has no backbone, pretraining or learning rate. `classical` (the setting chosen on
+    validation, and every one tried) marks it for pk-report, which shows it as a row of its
+    own, neither pretrained nor scratch."""
+    none = ("pretrained", "weights", "pretrain_seed", "pretrain_epochs", "backbone", "lr")
+    return {
+        "method": baseline.name,
+        "finetune_mode": baseline.classifier,
+        "task": baseline.features,
+        **dict.fromkeys(none),
+        "freeze_backbone": None,
+        "classical": {"chosen": fitted.chosen, "tried": fitted.tried},
+        **_data(cfg, num_labeled),
+    }
+
+
+def _data(cfg: DictConfig, num_labeled: int) -> dict[str, Any]:
+    """The data and labels a run learned from."""
+    return {
+        "dataset": cfg.dataset.name,
         "label_fraction": cfg.label_fraction if cfg.labels_per_class is None else None,
         "labels_per_class": cfg.labels_per_class,
         "num_labeled": num_labeled,
@@ -42,17 +69,14 @@ def describe(
 
 
 def tags(result: dict[str, Any]) -> list[str]:
-    """W&B tags that name the run's place in a study: task, labels, freeze, seed."""
+    """W&B tags that name the run's place in a study: task, labels, mode, lr, seed (and
+    `classical` for a classical baseline)."""
     labels = (
         f"labels_per_class:{result['labels_per_class']}"
         if result["labels_per_class"] is not None
         else f"fraction:{result['label_fraction']:g}"
     )
     mode = f"mode:{result['finetune_mode']}"
-    return [
-        f"task:{result['task']}",
-        labels,
-        mode,
-        f"lr:{result['lr']:g}",
-        f"seed:{result['seed']}",
-    ]
+    lr = [] if result.get("lr") is None else [f"lr:{result['lr']:g}"]  # a classical baseline: none
+    classical = ["classical"] if result.get("classical") else []
+    return [f"task:{result['task']}", labels, mode, *lr, f"seed:{result['seed']}", *classical]

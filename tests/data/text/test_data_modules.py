@@ -168,3 +168,25 @@ def test_from_scratch_tokenizer_trains_on_train_texts_only(fortunes, tmp_path: P
     assert len(dm.tokenizer) == 500 and inputs["input_ids"].shape[1] <= 16
     lengths = inputs["attention_mask"].sum(1)
     assert all(row[n - 1] == 0 for row, n in zip(inputs["input_ids"], lengths, strict=True))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_labeled_splits_are_the_texts_a_fine_tune_of_the_same_seed_encodes(
+    fortunes, wordpiece_dir: Path, tmp_path: Path, seed: int
+):
+    """What a classical baseline fits on (`labeled_splits`, no tokenizer) is what the neural
+    fine-tune of the same seed trains, validates and tests on."""
+    train = fortunes.labeled("train")
+    raw = labeled(wordpiece_dir, fortunes, tmp_path, label_fraction=0.05, seed=seed)
+    splits = raw.labeled_splits()
+    assert raw._tokenizer is None  # nothing was tokenised for them
+    dm = labeled(wordpiece_dir, fortunes, tmp_path, label_fraction=0.05, seed=seed)
+    dm.setup()
+    for name in ("train", "val"):
+        indices = dm.split_indices[name]
+        assert splits[name].texts == [train.texts[i] for i in indices]
+        assert splits[name].targets.tolist() == train.targets[indices].tolist()
+    assert splits["train"].targets.tolist() == dm.train_set.targets.tolist()
+    assert sorted(splits["val"].targets.tolist()) == sorted(dm.val_set.targets.tolist())
+    assert splits["test"].texts == fortunes.labeled("test").texts
+    assert len(splits["train"]) == dm.num_labeled == 218

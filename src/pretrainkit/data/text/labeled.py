@@ -12,7 +12,7 @@ from transformers import PreTrainedTokenizerFast
 
 from pretrainkit.data.loader import LabeledLoaders
 from pretrainkit.data.splits import check_label_budget, train_val_indices
-from pretrainkit.data.text.sources import TextSource
+from pretrainkit.data.text.sources import LabeledTexts, TextSource
 from pretrainkit.data.text.tokenized import TokenizedDataModule, check_text_options, padding_id
 from pretrainkit.data.text.tokenizer import Documents
 from pretrainkit.errors import BadValueError
@@ -139,14 +139,26 @@ class LabeledTextDataModule(TokenizedDataModule, LabeledLoaders):
         ids = tok(texts, add_special_tokens=False, max_length=self.max_length - 1, **kwargs)
         return [x + [eos] for x in ids["input_ids"]]
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
+    def _split(self) -> tuple[LabeledTexts, LabeledTexts, np.ndarray, np.ndarray]:
+        """The source's train and test splits, and the indices into train of the labeled
+        subset and of the validation hold-out."""
         train = self.source.labeled("train")
         chosen, val = train_val_indices(
             train.targets, self.val_fraction, self.seed, self.label_fraction, self.labels_per_class
         )
-        test = self.source.labeled("test")
+        return train, self.source.labeled("test"), chosen, val
+
+    def labeled_splits(self) -> dict[str, LabeledTexts]:
+        """The texts `setup` encodes, as they are: the labeled subset (`train`), the validation
+        hold-out (`val`) and the test split. What a classical baseline fits and scores
+        (`pretrainkit.baselines`): no tokenizer is trained or loaded."""
+        train, test, chosen, val = self._split()
+        return {"train": train.subset(chosen), "val": train.subset(val), "test": test}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train, test, chosen, val = self._split()
         self.val_set = self._encoded(train.texts, train.targets, val, by_length=True)
         self.test_set = self._encoded(test.texts, test.targets, np.arange(len(test)), True)
         self.train_set = self._encoded(train.texts, train.targets, chosen)
