@@ -169,6 +169,8 @@ step tests "${limits[4]}" "$py" -m pytest -q -p no:cacheprovider "${tests_args[@
   "tests/config/test_conf_groups.py::test_trainer_options"
 "$py" benchmarks/gpu_summary.py "$out" "$work" --seconds $(($(date +%s) - start)) \
   ${dry:+--dry-run} && cat "$out/figures.md"
-rc=$?
+rc=$?  # the summary's; else 1 if a step failed (its figures are in the files all the same)
+failed=$(awk -F '\t' '$2 != 0 && $2 != "skipped" {print $1}' "$work/steps.tsv" | xargs)
+if [ -n "$failed" ]; then echo "failed: $failed"; [ "$rc" = 0 ] && rc=1; fi
 [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-exit $rc
+exit "$rc"
