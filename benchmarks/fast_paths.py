@@ -11,11 +11,13 @@ gets on this machine with no override.
   .venv/bin/python benchmarks/fast_paths.py                                   # SimCLR, ResNet-18, 32 px
   .venv/bin/python benchmarks/fast_paths.py --case simclr:small_cnn:32 --steps 10 --rounds 15
   .venv/bin/python benchmarks/fast_paths.py --variants base,bf16 --threads 1 --cpu-time
+  .venv/bin/python benchmarks/fast_paths.py --json out.json   # also every figure as JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import sys
@@ -98,6 +100,7 @@ def main(argv: list[str]) -> None:
         "--cpu-time", action="store_true", help="process CPU time (1 thread, busy machine)"
     )
     parser.add_argument("--device", choices=["auto", "cpu"], default="auto")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -129,6 +132,7 @@ def main(argv: list[str]) -> None:
           f"{args.rounds} rounds x {args.steps} steps, {'CPU' if args.cpu_time else 'wall'} time")  # fmt: skip
     print(f"  {'variant':14s} {'median ms':>10s} {'best ms':>9s} {'vs base':>8s} "
           f"{'first 2 steps':>14s}  precision")  # fmt: skip
+    rows = {}
     for name in names:
         ratio = (
             statistics.median(b / t for b, t in zip(times["base"], times[name], strict=True))
@@ -138,6 +142,13 @@ def main(argv: list[str]) -> None:
         print(f"  {name:14s} {1e3 * statistics.median(times[name]):10.1f} "
               f"{1e3 * min(times[name]):9.1f} {ratio:7.2f}x {first[name]:12.1f} s  "
               f"{precision[name]}")  # fmt: skip
+        rows[name] = {"median_ms": 1e3 * statistics.median(times[name]),
+                      "best_ms": 1e3 * min(times[name]), "vs_base": ratio,
+                      "first_2_steps_s": first[name], "precision": precision[name]}  # fmt: skip
+    if args.json:
+        figures = {"case": args.case, "batch": args.batch, "device": where, "rounds": args.rounds,
+                   "steps": args.steps, "variants": rows}  # fmt: skip
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

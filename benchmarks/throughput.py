@@ -16,12 +16,14 @@ is Debian's fortunes. Run on CPU or GPU (auto):
   .venv/bin/python benchmarks/throughput.py                      # this machine's default cases
   .venv/bin/python benchmarks/throughput.py --cases simclr:resnet18:32 mae:vit_base:224
   .venv/bin/python benchmarks/throughput.py --steps 30 -- trainer.precision=32-true
+  .venv/bin/python benchmarks/throughput.py --json out.json   # also every figure as JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -166,8 +168,13 @@ def peak_mb(device: torch.device) -> float:
 
 
 @cache  # the CPU's is measured: once per process, not per case
-def peak_flops(device: torch.device, bf16: bool) -> tuple[float, str]:
-    """The device's peak FLOP/s for MFU and where the figure comes from."""
+def peak_flops(
+    device: torch.device, bf16: bool, cpu_given: float | None = None
+) -> tuple[float, str]:
+    """The device's peak FLOP/s for MFU and where the figure comes from (a CPU's: `cpu_given`
+    GFLOP/s if given, else measured)."""
+    if device.type == "cpu" and cpu_given:
+        return cpu_given * 1e9, "given (--cpu-peak)"
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         for fragment, peaks in GPU_PEAKS.items():
@@ -313,7 +320,7 @@ def measure(case: Case, args: argparse.Namespace, extra: list[str]) -> dict[str,
     seconds = timed_steps(task, cycle(ready), lambda b: b, device, bf16, 1, args.steps)
     result["model"] = batch * args.steps / seconds
     flops = step_flops(task, ready[0], device, bf16)
-    peak, peak_source = peak_flops(device, bf16)
+    peak, peak_source = peak_flops(device, bf16, args.cpu_peak)
     result["mfu"] = flops * result["model"] / batch / peak
     result["mfu_pretrainkit"] = flops * result["pretrainkit"][0] / batch / peak
     result["peak_source"] = peak_source
@@ -363,6 +370,22 @@ def report(case: Case, r: dict[str, Any]) -> None:
               f"model alone (peak: {r['peak_source']})")  # fmt: skip
 
 
+def figures(case: Case, r: dict[str, Any]) -> dict[str, Any]:
+    """A case's figures as plain JSON values: rates in samples/s, peaks in MB, MFU as a share."""
+    out: dict[str, Any] = {"case": f"{case.task}:{case.backbone}:{case.size}",
+                           "unit": "seq/s" if case.text else "img/s", "batch": r["batch"],
+                           "device": str(r["device"]), "bf16": r["bf16"]}  # fmt: skip
+    for name in ("pretrainkit", "plain", "reference"):
+        if name in r:
+            out[name], out[f"{name}_peak_mb"] = r[name]
+    out |= {k: r[k] for k in ("data", "ref_data", "workers", "model") if k in r}
+    if "reference" in r:
+        out["vs_reference"] = r["pretrainkit"][0] / r["reference"][0]
+    out["lightning_overhead"] = 1 - r["pretrainkit"][0] / r["plain"][0]
+    out |= {"mfu": r["mfu_pretrainkit"], "mfu_model": r["mfu"], "peak_source": r["peak_source"]}
+    return out
+
+
 def main(argv: list[str]) -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-fit banners
     warnings.filterwarnings("ignore", message=".*self.log.*")  # plain loops log nothing
@@ -383,6 +406,10 @@ def main(argv: list[str]) -> None:
         "--repeats", type=int, default=2, help="runs of each pipeline, in turn; the best counts"
     )
     parser.add_argument("--device", choices=["auto", "cpu"], default="auto")
+    parser.add_argument("--json", type=Path, help="also write every case's figures here")
+    parser.add_argument(
+        "--cpu-peak", type=float, help="the CPU's fp32 GFLOP/s for MFU (default: measured, ~3 s)"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides for every case, after --")
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available() and args.device != "cpu"
@@ -393,10 +420,17 @@ def main(argv: list[str]) -> None:
           f"{torch.cuda.get_device_name() if cuda else 'no GPU'}; {args.steps} timed steps "
           f"after {args.warmup}, best of {args.repeats}")  # fmt: skip
     if not cuda:  # measured before any case runs: no loader workers, nothing else running
-        print(f"CPU peak: {peak_flops(torch.device('cpu'), False)[0] / 1e9:.0f} GFLOP/s fp32")
+        print(
+            f"CPU peak: {peak_flops(torch.device('cpu'), False, args.cpu_peak)[0] / 1e9:.0f} GFLOP/s fp32"
+        )
+    done = []
     for case in cases:
-        report(case, measure(case, args, args.overrides))
+        result = measure(case, args, args.overrides)
+        report(case, result)
         sys.stdout.flush()
+        done.append(figures(case, result))
+        if args.json:  # after every case: a time limit that cuts the run keeps the cases done
+            args.json.write_text(json.dumps(done, indent=1) + "\n")
 
 
 if __name__ == "__main__":
