@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from helpers import logged, make_cfg, run_cli
+from lightning.pytorch.callbacks import Callback
 from safetensors.torch import load_file
 
 from pretrainkit.finetune import finetune
@@ -118,3 +120,68 @@ def test_console_scripts_pretrain_then_finetune_pretrained_and_scratch(tmp_path:
         or (sweep / "1/tokenizer/tokenizer.json").read_text()
         == (pre / "tokenizer/tokenizer.json").read_text()
     )
+
+
+def _pretrain(task: str, out: Path, *overrides: str) -> Path:
+    """A tiny pretraining (2 batches of 32-token blocks, a 1,000-token vocabulary)."""
+    backbone = ["backbone=bert_tiny"] if task == "mlm" else ["backbone.config.n_layer=2"]
+    shrink = ["data.vocab_size=1000", "data.block_size=32", "logger=none"]
+    pretrain(make_cfg("pretrain", [f"task={task}", *backbone, *shrink, *overrides], out))
+    return out
+
+
+def test_lp_ft_of_a_text_encoder_with_layer_decay_and_cls_pooling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """LP-FT through pk-finetune on fortunes: the probe, then every layer at its decayed rate,
+    features read at [CLS] although the encoder was pretrained with mean pooling."""
+    import pretrainkit.finetune as finetune_module
+
+    pre = _pretrain("mlm", tmp_path / "pre")
+    seen: dict[str, Any] = {}
+
+    class StageTwo(Callback):  # LP-FT's first stage has a trainer of its own
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            seen["lrs"] = sorted({g["initial_lr"] for g in trainer.optimizers[0].param_groups})
+            seen["pooling"] = pl_module.backbone.pooling
+
+    build_trainer = finetune_module.build_trainer
+
+    def with_stage_two(cfg: Any, loggers: Any) -> Any:
+        trainer = build_trainer(cfg, loggers)
+        trainer.callbacks.append(StageTwo())
+        return trainer
+
+    monkeypatch.setattr(finetune_module, "build_trainer", with_stage_two)
+    overrides = ["finetune_mode=lp_ft", "model.layer_decay=0.5", "model.backbone_lr_scale=1"]
+    cfg = make_cfg(
+        "finetune",
+        ["dataset=fortunes", f"pretrained={pre}", *overrides, "backbone.pooling=cls",
+         "labels_per_class=4", "logger=none"],
+        tmp_path / "ft",
+    )  # fmt: skip
+    result = finetune(cfg)
+    assert result["method"] == "mlm-lp_ft" and result["lp_stage"]["val/acc_best"] is not None
+    assert (result["pooling"], result["layer_decay"]) == ("cls", 0.5)
+    lr = result["lr"]  # bert_tiny: 2 blocks; the head at lr, then each layer below at half
+    assert seen["lrs"] == pytest.approx([lr / 8, lr / 4, lr / 2, lr], rel=1e-9)
+    assert seen["pooling"] == "cls"
+
+
+def test_clm_backbone_is_read_with_the_pooling_a_finetune_chooses(tmp_path: Path):
+    """`backbone.pooling` unset: the pretraining's (here `last`); set: the fine-tune's. The
+    probes' cached features are kept apart by pooling, not shared."""
+    pre = _pretrain("clm", tmp_path / "pre", "backbone.pooling=last")
+    cache = tmp_path / "features"
+    results = [
+        finetune(make_cfg(
+            "finetune",
+            ["dataset=fortunes", f"pretrained={pre}", "finetune_mode=linear", *pooling,
+             f"probe.cache_dir={cache}", "labels_per_class=4", "logger=none"],
+            tmp_path / f"ft{i}",
+        ))
+        for i, pooling in enumerate([[], ["backbone.pooling=mean"]])
+    ]  # fmt: skip
+    assert [r["pooling"] for r in results] == ["last", "mean"]
+    assert [r["method"] for r in results] == ["clm-linear"] * 2
+    assert len(list(cache.glob("*.pt"))) == 6  # train, val, test for each pooling

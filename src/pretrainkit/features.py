@@ -86,7 +86,10 @@ def probe_features(
     read from (or first written to) `<cache_dir>/<key>.pt`, one file per split, under a lock so
     concurrent jobs of a sweep compute each once. `limits` (split -> the trainer's
     `limit_<split>_batches`) keeps only the first items a limited run would see."""
-    weights = state_digest(backbone)
+    # the weights, and what else makes the features (a text backbone's pooling)
+    weights = state_digest(backbone) + json.dumps(
+        getattr(backbone, "spec", {}), sort_keys=True, default=str
+    )
     out: Features = {}
     for split, (dataset, indices) in datamodule.probe_sets().items():
         n = limited(len(indices), datamodule.batch_size, (limits or {}).get(split))

@@ -60,6 +60,8 @@ def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
             f"holds {cfg.modality}; fine-tune it on a {modality} dataset"
             + (" (e.g. dataset=fortunes)." if modality == "text" else " (e.g. dataset=digits).")
         )
+    if (pooling := cfg.backbone.get("pooling")) is not None:  # weightless: the fine-tune's choice
+        backbone.use_pooling(pooling)
     if "in_chans" in info and info["in_chans"] != cfg.dataset.in_chans:
         raise BadValueError(
             f"pretrained={cfg.pretrained} was trained on {info['in_chans']}-channel images but "

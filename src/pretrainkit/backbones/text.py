@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
-from pretrainkit.backbones.base import Backbone
+from pretrainkit.backbones.base import Backbone, Layers, layers_around
 from pretrainkit.errors import BadValueError
 
 POOLINGS = ("mean", "cls", "last")
 # Decoder model types: each token attends only to the ones before it (next-token prediction).
 CAUSAL_TYPES = ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
+
+
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise BadValueError(f"backbone.pooling={pooling}: expected one of {', '.join(POOLINGS)}.")
 
 
 class TextTransformer(Backbone):
@@ -28,7 +34,8 @@ class TextTransformer(Backbone):
       trains `[CLS]`, and a causal model's average sees the whole text);
     - `cls`: the first token; `last`: the last non-padding token (GPT-2's classifier choice).
 
-    `hidden(inputs)` gives the per-token states the pretext tasks need.
+    `pooling=None` means `mean`. Pooling has no weights, so a fine-tune may read a pretrained
+    backbone with another one (`use_pooling`). `hidden(inputs)` gives the per-token states the pretext tasks need.
     """
 
     modality = "text"
@@ -40,13 +47,11 @@ class TextTransformer(Backbone):
         pad_token_id: int | None = None,
         bos_token_id: int | None = None,
         eos_token_id: int | None = None,
-        pooling: str = "mean",
+        pooling: Literal["mean", "cls", "last"] | None = None,
         init_from: str | None = None,
     ) -> None:
-        if pooling not in POOLINGS:
-            raise BadValueError(
-                f"backbone.pooling={pooling!r}: expected one of {', '.join(POOLINGS)}."
-            )
+        pooling = pooling or "mean"
+        check_pooling(pooling)
         config = dict(config or {"model_type": "bert"})
         given = {
             "vocab_size": vocab_size,
@@ -75,6 +80,11 @@ class TextTransformer(Backbone):
         self.pooling = pooling
         self.feature_dim = int(model.config.hidden_size)
 
+    def use_pooling(self, pooling: str) -> None:
+        """Pool features with `pooling` from now on (and say so in `spec`)."""
+        check_pooling(pooling)
+        self.pooling = self.spec["pooling"] = pooling
+
     @property
     def hf_config(self) -> PretrainedConfig:
         return self.model.config
@@ -84,6 +94,16 @@ class TextTransformer(Backbone):
         return bool(getattr(self.model.config, "is_decoder", False)) or (
             self.model.config.model_type in CAUSAL_TYPES
         )
+
+    def layers(self) -> Layers | None:
+        """Embeddings at depth 0, the i-th Transformer block at i + 1, a final norm (GPT-2's
+        `ln_f`) above them: the blocks are the model's one `ModuleList` of
+        `num_hidden_layers` modules (BERT's `encoder.layer`, GPT-2's `h`, Llama's `layers`)."""
+        n = self.model.config.num_hidden_layers
+        for module in self.model.modules():
+            if isinstance(module, nn.ModuleList) and len(module) == n:
+                return layers_around(self, module)
+        return None
 
     def hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-token hidden states (B, T, hidden_size)."""

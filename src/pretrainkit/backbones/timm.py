@@ -8,7 +8,7 @@ import timm
 import torch
 from torch import nn
 
-from pretrainkit.backbones.base import Backbone
+from pretrainkit.backbones.base import Backbone, Layers, layers_around
 from pretrainkit.errors import BadValueError
 
 SMALL_IMAGE_MAX = 64  # at or below this size the ResNet stem would throw most pixels away
@@ -73,6 +73,14 @@ class TimmBackbone(Backbone):
             self.model.conv1 = nn.Conv2d(in_chans, width, 3, stride=1, padding=1, bias=False)
             self.model.maxpool = nn.Identity()
         self.feature_dim = self.model.num_features
+
+    def layers(self) -> Layers | None:
+        """A ViT's: patch embedding, class token and positions at depth 0, block i at i + 1,
+        the final norm above them. None for models without one stack of `blocks` (ResNets)."""
+        blocks = getattr(self.model, "blocks", None)
+        if not isinstance(blocks, (nn.Sequential, nn.ModuleList)):
+            return None
+        return layers_around(self, blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)  # (B, feature_dim)

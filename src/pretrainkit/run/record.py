@@ -33,6 +33,8 @@ def describe(
         or backbone.spec["_target_"].rsplit(".", 1)[-1],
         "freeze_backbone": mode == "linear",
         "lr": float(cfg.optim.optimizer.lr),
+        "pooling": getattr(backbone, "pooling", None),  # a text backbone's
+        "layer_decay": cfg.model.get("layer_decay") if mode != "linear" and weights else None,
         **_data(cfg, num_labeled),
     }
 
@@ -46,6 +48,7 @@ def describe_classical(
     validation, and every one tried) marks it for pk-report, which shows it as a row of its
     own, neither pretrained nor scratch."""
     none = ("pretrained", "weights", "pretrain_seed", "pretrain_epochs", "backbone", "lr")
+    none += ("pooling", "layer_decay")
     return {
         "method": baseline.name,
         "finetune_mode": baseline.classifier,

@@ -14,6 +14,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
+from pretrainkit.errors import BadValueError
 
 OptimizerFactory = Callable[[Iterable[dict[str, Any]]], Optimizer]
 SchedulerFactory = Callable[..., LRScheduler]
@@ -24,7 +25,35 @@ def param_groups(
     module: nn.Module, weight_decay: float, lr_scale: float = 1.0
 ) -> list[dict[str, Any]]:
     """Split parameters so biases and norm weights (1-D) get no weight decay."""
-    params = [p for p in module.parameters() if p.requires_grad]
+    return _split(list(module.parameters()), weight_decay, lr_scale)
+
+
+def layer_decay_groups(
+    backbone: Backbone, weight_decay: float, decay: float, lr_scale: float = 1.0
+) -> list[dict[str, Any]]:
+    """`param_groups` of a backbone layer by layer, for layer-wise learning-rate decay (Clark
+    et al., 2020, ELECTRA; Bao et al., 2022, BEiT): of a backbone with L blocks, a parameter
+    at depth j (`Backbone.layers`) trains at `lr_scale * decay ** (L + 1 - j)` times the
+    run's rate, so the top block at `decay`, the embeddings at `decay ** (L + 1)`, and a final
+    norm with the head (depth L + 1) at `lr_scale`."""
+    layers = backbone.layers()
+    if layers is None:
+        raise BadValueError(f"{type(backbone).__name__} cannot say which layer a parameter is in.")
+    named = list(backbone.named_parameters())
+    groups = []
+    for depth in sorted(set(layers.depth.values())):
+        params = [p for name, p in named if layers.depth[name] == depth]
+        scale = lr_scale * decay ** (layers.blocks + 1 - depth)
+        groups += _split(params, weight_decay, scale)
+    return groups
+
+
+def _split(
+    params: list[nn.Parameter], weight_decay: float, lr_scale: float
+) -> list[dict[str, Any]]:
+    """The trainable ones of `params` in two groups: with weight decay (matrices, kernels) and
+    without (biases and norm weights, 1-D); empty groups dropped."""
+    params = [p for p in params if p.requires_grad]
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
     groups = [

@@ -12,11 +12,13 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
+from pretrainkit.errors import BadValueError
 from pretrainkit.tasks.base import (
     BackboneModule,
     OptimizerFactory,
     SchedulerFactory,
     WeightDecay,
+    layer_decay_groups,
     param_groups,
 )
 
@@ -35,6 +37,12 @@ class Classifier(BackboneModule):
             the linear layer (as MAE's linear probe does): the probe then does not depend on
             the feature scale, which differs wildly between backbones (and random ones). It is
             still a linear classifier: at test time the normalisation is a fixed affine map.
+        layer_decay: layer-wise learning-rate decay of an unfrozen pretrained backbone
+            (`layer_decay_groups`): its top block at `layer_decay` x its rate, each block below
+            at one more factor, the embeddings at `layer_decay ** (blocks + 1)`; its rate is
+            still `backbone_lr_scale` x the head's. `None`: one rate for the whole backbone. A
+            from-scratch backbone ignores it, as it ignores `backbone_lr_scale`; a backbone
+            that cannot say which layer a parameter is in (CNNs, ResNets) refuses it.
     """
 
     def __init__(
@@ -51,8 +59,16 @@ class Classifier(BackboneModule):
         label_smoothing: Annotated[float, Range(ge=0, le=1)] = 0.0,
         pretrained: bool = True,
         head_batchnorm: bool = True,
+        layer_decay: Annotated[float, Range(gt=0, le=1, example="0.75 (or null)")] | None = None,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
+        if layer_decay is not None and backbone.layers() is None:
+            name = backbone.spec.get("name") or type(backbone).__name__
+            raise BadValueError(
+                f"model.layer_decay={layer_decay}: the backbone ({name}) cannot say which layer a "
+                "parameter is in; use a Transformer (bert_*, gpt_small, vit_tiny) or "
+                "model.layer_decay=null."
+            )
         linear = nn.Linear(backbone.feature_dim, num_classes)
         norm = nn.Identity()
         if head_batchnorm:
@@ -66,6 +82,7 @@ class Classifier(BackboneModule):
         # inputs are the frozen backbone's cached features (a linear probe on FeatureDataModule)
         self.on_features = False
         self.backbone_lr_scale = backbone_lr_scale if pretrained else 1.0
+        self.layer_decay = layer_decay if pretrained else None
         self.label_smoothing = label_smoothing
         if freeze_backbone:
             self.backbone.requires_grad_(False)
@@ -95,11 +112,13 @@ class Classifier(BackboneModule):
 
     def param_groups(self) -> list[dict]:
         groups = param_groups(self.head, self.weight_decay)
-        if not self.freeze_backbone:
-            groups += param_groups(
-                self.backbone, self.weight_decay, lr_scale=self.backbone_lr_scale
-            )
-        return groups
+        if self.freeze_backbone:
+            return groups
+        if self.layer_decay is None:
+            return groups + param_groups(self.backbone, self.weight_decay, self.backbone_lr_scale)
+        return groups + layer_decay_groups(
+            self.backbone, self.weight_decay, self.layer_decay, self.backbone_lr_scale
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.on_features:

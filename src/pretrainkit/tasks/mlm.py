@@ -11,49 +11,10 @@ from transformers import AutoModelForMaskedLM, PreTrainedTokenizerBase
 from pretrainkit.backbones.text import TextTransformer
 from pretrainkit.config.values import Range
 from pretrainkit.data.text.tokenizer import is_continuation_table
+from pretrainkit.errors import BadValueError
 from pretrainkit.tasks.base import OptimizerFactory, SchedulerFactory, WeightDecay
 from pretrainkit.tasks.language_model import LanguageModel, TokenLoss
-
-IGNORE = -100  # the label of tokens that are not predicted
-
-
-def mask_tokens(
-    input_ids: torch.Tensor,
-    candidates: torch.Tensor,
-    mask_token_id: int,
-    replacement_ids: torch.Tensor,
-    probability: float = 0.15,
-    mask_fraction: float = 0.8,
-    random_fraction: float = 0.1,
-    continuation: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT's dynamic masking, drawn afresh for every batch.
-
-    Each candidate token (a real, non-special token) is chosen with `probability`; a chosen
-    token becomes `[MASK]` with `mask_fraction`, a random token from `replacement_ids` with
-    `random_fraction`, and stays itself otherwise. With `continuation` (a per-vocabulary table
-    of word-continuation pieces) whole words are chosen: a word's pieces share one draw.
-
-    Returns the corrupted ids and the labels (the original id where chosen, else -100).
-    """
-    shape, device = input_ids.shape, input_ids.device
-    draw = torch.rand(shape, device=device, generator=generator)  # (B, T)
-    if continuation is not None:
-        starts = candidates & ~continuation[input_ids]  # (B, T): first piece of each word
-        word = starts.long().cumsum(1)  # (B, T): index of the word each piece belongs to
-        per_word = torch.ones(shape[0], shape[1] + 1, device=device)  # word 0: before any start
-        per_word.scatter_(1, word * starts, torch.where(starts, draw, 1.0))
-        draw = per_word.gather(1, word)  # every piece takes its word's draw
-    chosen = candidates & (draw < probability)
-    labels = torch.where(chosen, input_ids, IGNORE)
-    action = torch.rand(shape, device=device, generator=generator)
-    to_mask = chosen & (action < mask_fraction)
-    to_random = chosen & (action >= mask_fraction) & (action < mask_fraction + random_fraction)
-    pick = torch.randint(len(replacement_ids), shape, device=device, generator=generator)
-    corrupted = torch.where(to_mask, mask_token_id, input_ids)
-    corrupted = torch.where(to_random, replacement_ids.to(device)[pick], corrupted)
-    return corrupted, labels
+from pretrainkit.tasks.masking import IGNORE, mask_spans, mask_tokens
 
 
 class MLM(LanguageModel):
@@ -61,10 +22,18 @@ class MLM(LanguageModel):
     Bidirectional Transformers for Language Understanding", arXiv:1810.04805).
 
     Dynamic masking (RoBERTa; Liu et al., 2019): a new 15% of the tokens every time a block is
-    seen, 80% of them replaced by `[MASK]`, 10% by a random token, 10% kept. Optional
-    whole-word masking. Logs masked-token accuracy as `acc`.
+    seen, 80% of them replaced by `[MASK]`, 10% by a random token, 10% kept. Logs masked-token
+    accuracy as `acc`.
 
     Args:
+        masking: what is chosen (`pretrainkit.tasks.masking`). `token`: each token on its own
+            (BERT). `whole_word`: words, every piece of a chosen word together. `span`: spans
+            of whole words (Joshi et al., 2020, "SpanBERT: Improving Pre-training by
+            Representing and Predicting Spans", arXiv:1907.10529), their lengths in words
+            geometric with `span_p` up to `max_span` (mean 3.8 words at 0.2 and 10), drawn
+            until `mask_probability` of the tokens are masked; 80/10/10 applies per span.
+        whole_word: the older spelling of `masking=whole_word` (true with `masking=token`
+            means `whole_word`).
         head_positions: where the LM head runs. `masked`: only on the chosen positions, a
             sixth of the vocabulary projections, but their number is read on the host, one
             host-device sync per step (mid-forward: the step's backward is queued right after
@@ -86,6 +55,9 @@ class MLM(LanguageModel):
         mask_probability: Annotated[float, Range(gt=0, lt=1)] = 0.15,
         mask_token_fraction: Annotated[float, Range(ge=0, le=1)] = 0.8,
         random_token_fraction: Annotated[float, Range(ge=0, le=1)] = 0.1,
+        masking: Literal["token", "whole_word", "span"] = "token",
+        span_p: Annotated[float, Range(gt=0, le=1)] = 0.2,
+        max_span: Annotated[int, Range(ge=1)] = 10,
         whole_word: bool = False,
         head_positions: Literal["masked", "all"] = "masked",
     ) -> None:
@@ -106,7 +78,13 @@ class MLM(LanguageModel):
             mask_token_fraction,
             random_token_fraction,
         )
-        self.whole_word = whole_word
+        if whole_word and masking == "span":
+            raise BadValueError(
+                "task.whole_word=true with task.masking=span: spans are whole words already; "
+                "drop task.whole_word."
+            )
+        self.masking = "whole_word" if whole_word and masking == "token" else masking
+        self.span_p, self.max_span = span_p, max_span
         self.head_positions = head_positions
 
     def use_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -120,22 +98,24 @@ class MLM(LanguageModel):
         special[tok.all_special_ids] = True
         self.register_buffer("special", special, persistent=False)
         self.register_buffer("replacement_ids", (~special).nonzero()[:, 0], persistent=False)
-        continuation = is_continuation_table(tok) if self.whole_word else None
+        words = self.masking != "token"
+        continuation = is_continuation_table(tok) if words else None
         self.register_buffer("continuation", continuation, persistent=False)
+
+    def mask(
+        self, ids: torch.Tensor, candidates: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The corrupted ids and the labels of a batch, as `masking` chooses."""
+        shares = (self.mask_probability, self.mask_token_fraction, self.random_token_fraction)
+        args = (ids, candidates, self.tokenizer.mask_token_id, self.replacement_ids, *shares)
+        if self.masking == "span":
+            return mask_spans(*args, self.continuation, self.span_p, self.max_span)
+        return mask_tokens(*args, self.continuation)
 
     def token_loss(self, batch: dict[str, torch.Tensor]) -> TokenLoss:
         ids, attention = batch["input_ids"], batch["attention_mask"]
         candidates = attention.bool() & ~self.special[ids]
-        corrupted, labels = mask_tokens(
-            ids,
-            candidates,
-            self.tokenizer.mask_token_id,
-            self.replacement_ids,
-            self.mask_probability,
-            self.mask_token_fraction,
-            self.random_token_fraction,
-            self.continuation,
-        )
+        corrupted, labels = self.mask(ids, candidates)
         hidden = self.backbone.hidden({"input_ids": corrupted, "attention_mask": attention})
         chosen = labels != IGNORE  # (B, T)
         if self.head_positions == "masked":
