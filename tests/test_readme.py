@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -64,9 +65,16 @@ def test_other_readme_commands_are_known():
         "wandb ",
         ".venv/bin/python ",
         "bash ",
+        "DRY_RUN=1 bash ",
+        "python -m pretrainkit.",
+        "../shared/scripts/",  # the project's GPU-machine helpers, outside the repository
+        "mkdir -p .gpudata",
     )
     assert all(c.startswith(known) for c in COMMANDS), [
         c for c in COMMANDS if not c.startswith(known)
     ]
-    scripts = [c.split()[1] for c in COMMANDS if c.startswith((".venv/bin/python ", "bash "))]
+    runs = [c.removeprefix("DRY_RUN=1 ").split() for c in COMMANDS]
+    scripts = [w[1] for w in runs if w[0] in (".venv/bin/python", "bash") and w[1] != "-m"]
     assert all((REPO / s).is_file() for s in scripts), scripts
+    modules = [w[2] for w in runs if w[:2] in (["python", "-m"], [".venv/bin/python", "-m"])]
+    assert all(importlib.util.find_spec(m) for m in modules), modules
