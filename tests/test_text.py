@@ -130,6 +130,7 @@ def _pretrain(task: str, out: Path, *overrides: str) -> Path:
     return out
 
 
+@pytest.mark.slow  # ~15 s; the lr formula and pooling are unit-tested (test_layer_decay, backbones)
 def test_lp_ft_of_a_text_encoder_with_layer_decay_and_cls_pooling(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

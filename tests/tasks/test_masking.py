@@ -158,6 +158,7 @@ def test_rows_without_words_mask_nothing():
     assert (sample_spans(candidates, starts) == -1).all()
 
 
+@pytest.mark.slow  # ~13 s of config composition and task builds
 def test_mlm_masking_options_reach_the_task(tmp_path: Path):
     def task(*overrides: str):
         cfg = make_cfg("pretrain", ["task=mlm", "backbone=bert_tiny", *overrides], tmp_path)
