@@ -84,6 +84,14 @@ def steps(budget: Budget, fraction: float) -> list[str]:
     ]
 
 
+def arm(
+    pretrained: str, mode: str, fraction: float, lr: str, seeds: str, budget: Budget
+) -> list[str]:
+    """The overrides of one full-network multirun: sources, mode, labels, lr(s), seeds, steps."""
+    return [f"pretrained={pretrained}", f"finetune_mode={mode}", f"label_fraction={fraction}",
+            f"optim.optimizer.lr={lr}", f"seed={seeds}", *steps(budget, fraction)]  # fmt: skip
+
+
 def study_fashion(stamp: str, budget: Budget = FULL, out: str = "outputs/study_fashion") -> Recipe:
     run = f"{out}/runs/{stamp}"
     group = f"logger.wandb.group=study-fashion-{stamp}"
@@ -140,13 +148,8 @@ def study_fashion(stamp: str, budget: Budget = FULL, out: str = "outputs/study_f
             commands.append(
                 finetune(
                     f"search-{pct(fraction)}-{mode}",
-                    f"pretrained={pretrained}",
-                    f"finetune_mode={mode}",
-                    f"label_fraction={fraction}",
-                    f"optim.optimizer.lr={budget.lrs}",
-                    f"seed={budget.seeds[0]}",
-                    *steps(budget, fraction),
-                )  # fmt: skip
+                    *arm(pretrained, mode, fraction, budget.lrs, str(budget.seeds[0]), budget),
+                )
             )
     commands.append(
         Later(
@@ -196,13 +199,8 @@ def replicate(run: str, budget: Budget, finetune: Callable[..., list[str]]) -> l
             commands.append(
                 finetune(
                     f"seeds-{pct(fraction)}-{mode}-lr{lr:g}",
-                    f"pretrained={','.join(sources)}",
-                    f"finetune_mode={mode}",
-                    f"label_fraction={fraction}",
-                    f"optim.optimizer.lr={lr}",
-                    f"seed={later_seeds}",
-                    *steps(budget, fraction),
-                )  # fmt: skip
+                    *arm(",".join(sources), mode, fraction, str(lr), later_seeds, budget),
+                )
             )
     if budget.full_fraction is not None:
         full = budget.full_fraction
@@ -212,12 +210,7 @@ def replicate(run: str, budget: Budget, finetune: Callable[..., list[str]]) -> l
             commands.append(
                 finetune(
                     f"full-{mode}-lr{lr:g}",
-                    f"pretrained={','.join(sources)}",
-                    f"finetune_mode={mode}",
-                    f"label_fraction={full}",
-                    f"optim.optimizer.lr={lr}",
-                    f"seed={budget.seeds[0]}",
-                    *steps(budget, full),
-                )  # fmt: skip
+                    *arm(",".join(sources), mode, full, str(lr), str(budget.seeds[0]), budget),
+                )
             )
     return commands
