@@ -12,32 +12,84 @@ from pathlib import Path
 import pytest
 from helpers import REPO, require_fashion_mnist
 
-from pretrainkit.run.fashion_study import FULL, TASKS, TINY, replicate, study_fashion
+from pretrainkit.run.fashion_study import (
+    FULL,
+    TASKS,
+    TINY,
+    best_pretraining,
+    replicate,
+    search,
+    study_fashion,
+)
 from pretrainkit.run.files import METRICS
 from pretrainkit.run.recipes import Later
 
 
-def test_the_plan_pretrains_each_task_then_searches_on_seed_0_only():
+def test_the_plan_pretrains_each_task_then_probes_every_backbone():
     plan = study_fashion("S", FULL, out="o")
     commands = [c for c in plan.commands if isinstance(c, list)]
     pretrains = [c for c in commands if c[0] == "pk-pretrain"]
     assert [c[2] for c in pretrains] == [f"task={t}" for t in TASKS]
-    assert "trainer.max_epochs=4" in pretrains[2]  # rotation: 4 views a step, fewer epochs
+    assert "trainer.max_epochs=2" in pretrains[2]  # rotation: 4 views a step, fewer epochs
     sweeps = {next(a for a in c if a.startswith("hydra.sweep.dir=")).rsplit("/", 1)[1]: c
               for c in commands if c[0] == "pk-finetune"}  # fmt: skip
-    assert sorted(sweeps) == [
-        "linear-100pct", "linear-10pct", "linear-1pct",
-        "search-10pct-finetune", "search-10pct-lp_ft", "search-1pct-finetune", "search-1pct-lp_ft",
-    ]  # fmt: skip
+    assert sorted(sweeps) == ["linear-100pct", "linear-10pct", "linear-1pct"]
     assert "seed=0,1,2" in sweeps["linear-1pct"] and "seed=0" in sweeps["linear-100pct"]
-    for name, command in sweeps.items():
+    sources = ",".join(f"o/runs/S/pretrain/{t}" for t in TASKS)
+    for command in sweeps.values():
         assert "launcher=joblib" in command and "hydra.callbacks.sweep_end.report=false" in command
-        if name.startswith("search"):
-            assert "seed=0" in command and "optim.optimizer.lr=0.001,0.003,0.01" in command
-    assert "pretrained=o/runs/S/pretrain/simclr,null" in sweeps["search-1pct-finetune"]
-    assert isinstance(plan.commands[-2], Later)
+        assert f"pretrained={sources},null" in command
+        assert "optim.optimizer.lr=0.003,0.01,0.03" in command  # the linear grid
+    assert [type(c) for c in plan.commands[-3:]] == [Later, Later, list]  # search, seeds, report
     assert plan.commands[-1] == ["pk-report", "o/runs/S/finetune"]
     assert plan.report == ("o/runs/S/finetune", "o")
+
+
+def _linear_run(root: Path, name: str, pretrained: str | None, lr: float, seed: int,
+                val: float) -> None:  # fmt: skip
+    task = Path(pretrained).name if pretrained else "scratch"
+    payload = {
+        "method": f"{task}-linear", "finetune_mode": "linear", "task": task,
+        "pretrained": pretrained, "weights": f"{pretrained}/backbone.safetensors" if pretrained else None,
+        "label_fraction": 0.01, "labels_per_class": None, "num_labeled": 570,
+        "seed": seed, "lr": lr, "val/acc_best": val, "test/acc": 1.0 - val,
+    }  # fmt: skip
+    (root / name).mkdir(parents=True)
+    (root / name / METRICS).write_text(json.dumps(payload))
+
+
+def test_the_search_fine_tunes_the_pretraining_best_on_validation(tmp_path: Path):
+    run = tmp_path / "run"
+    pre = {t: str(tmp_path / "pre" / t) for t in TASKS}
+    for tag in ("1pct", "10pct"):
+        linear = run / f"finetune/linear-{tag}"
+        # val (lr 0.01, lr 0.03) per seed; test is 1 - val, so choosing on test would invert it
+        vals = {"simclr": (0.70, 0.72), "vicreg": (0.75, 0.60), "rotation": (0.74, 0.74)}
+        if tag == "10pct":
+            vals["rotation"] = (0.80, 0.50)
+        k = 0
+        for task, (v1, v2) in vals.items():
+            for seed in (0, 1):
+                _linear_run(linear, f"{k}", pre[task], 0.01, seed, v1)
+                _linear_run(linear, f"{k + 1}", pre[task], 0.03, seed, v2)
+                k += 2
+        _linear_run(linear, f"{k}", None, 0.01, 0, 0.99)  # random weights never count
+    assert best_pretraining(run / "finetune/linear-1pct") == pre["vicreg"]
+    assert best_pretraining(run / "finetune/linear-10pct") == pre["rotation"]
+
+    def finetune(sweep: str, *overrides: str) -> list[str]:
+        return [sweep, *overrides]
+
+    commands = {c[0]: c[1:] for c in search(str(run), FULL, finetune)}
+    assert sorted(commands) == [
+        "search-10pct-finetune", "search-10pct-lp_ft", "search-1pct-finetune", "search-1pct-lp_ft"
+    ]  # fmt: skip
+    assert f"pretrained={pre['vicreg']},null" in commands["search-1pct-finetune"]
+    assert f"pretrained={pre['vicreg']}" in commands["search-1pct-lp_ft"]
+    assert f"pretrained={pre['rotation']}" in commands["search-10pct-lp_ft"]
+    for command in commands.values():
+        assert "seed=0" in command and "optim.optimizer.lr=0.001,0.003,0.01" in command
+    assert "trainer.limit_train_batches=50" in commands["search-1pct-finetune"]
 
 
 def _search_run(root: Path, name: str, pretrained: str | None, mode: str, fraction: float,
@@ -75,7 +127,7 @@ def test_later_seeds_take_the_lr_chosen_on_validation(tmp_path: Path):
     ]  # fmt: skip
     scratch = commands["seeds-1pct-finetune-lr0.003"]
     assert "pretrained=null" in scratch and "seed=1,2" in scratch
-    assert "optim.optimizer.lr=0.003" in scratch and "trainer.limit_train_batches=15" in scratch
+    assert "optim.optimizer.lr=0.003" in scratch and "trainer.limit_train_batches=50" in scratch
     assert f"pretrained={simclr}" in commands["seeds-10pct-finetune-lr0.001"]
     full = commands["full-finetune-lr0.003"]  # 100%: one seed, the lr chosen at 10%
     assert "label_fraction=1.0" in full and "seed=0" in full and "pretrained=null" in full
@@ -96,9 +148,11 @@ def test_the_miniature_study_runs_through_the_console_scripts(tmp_path: Path):
                           text=True, timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (tmp_path / "report.md").read_text()
-    for method in ("simclr-linear", "vicreg-lp_ft", "rotation-lp_ft", "simclr-finetune",
-                   "scratch-finetune", "scratch-linear"):  # fmt: skip
+    for method in ("simclr-linear", "vicreg-linear", "rotation-linear", "scratch-finetune",
+                   "scratch-linear"):  # fmt: skip
         assert f"| {method} |" in report
+    for mode in ("finetune", "lp_ft"):  # of the pretraining best on validation
+        assert sum(f"| {t}-{mode} |" in report for t in TASKS) >= 1
     assert "## Pretraining" in report and (tmp_path / "pretraining_knn.png").is_file()
     rows = json.loads((tmp_path / "results.json").read_text())
     later = [r for r in rows if r["seed"] == 1 and r["mode"] != "linear"]
