@@ -8,6 +8,8 @@ import math
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from pretrainkit.errors import BadValueError
+
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Images (B, C, H, W) -> patches (B, N, p*p*C), row-major over the grid as a ViT's
@@ -15,7 +17,7 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     b, c, h, w = images.shape
     p = patch_size
     if h % p or w % p:
-        raise ValueError(f"image size {h}x{w} is not divisible by patch size {p}")
+        raise BadValueError(f"image size {h}x{w} is not divisible by patch size {p}")
     x = images.reshape(b, c, h // p, p, w // p, p)  # (B, C, gh, p, gw, p)
     x = torch.einsum("bchpwq->bhwpqc", x)  # (B, gh, gw, p, p, C)
     return x.reshape(b, (h // p) * (w // p), p * p * c)  # (B, N, p*p*C)
@@ -26,7 +28,7 @@ def unpatchify(patches: torch.Tensor, patch_size: int, in_chans: int) -> torch.T
     b, n, _ = patches.shape
     p, g = patch_size, math.isqrt(n)
     if g * g != n:
-        raise ValueError(f"{n} patches do not form a square grid")
+        raise BadValueError(f"{n} patches do not form a square grid")
     x = patches.reshape(b, g, g, p, p, in_chans)  # (B, gh, gw, p, p, C)
     x = torch.einsum("bhwpqc->bchpwq", x)  # (B, C, gh, p, gw, p)
     return x.reshape(b, in_chans, g * p, g * p)
@@ -41,7 +43,7 @@ def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
     """Fixed 2-D sine-cosine position embeddings of a square grid, (grid_size**2, dim): half the
     channels encode the row, half the column, as in MAE (and "Attention Is All You Need")."""
     if dim % 4:
-        raise ValueError(f"sin-cos position embeddings need dim divisible by 4, got {dim}")
+        raise BadValueError(f"sin-cos position embeddings need dim divisible by 4, got {dim}")
     omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))  # (D/4,)
     coords = torch.arange(grid_size, dtype=torch.float64)
     rows, cols = torch.meshgrid(coords, coords, indexing="ij")  # (g, g) each

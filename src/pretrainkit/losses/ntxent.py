@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pretrainkit.errors import BadValueError
 from pretrainkit.losses.distributed import gather_with_grad, world
 from pretrainkit.losses.precision import in_float32
 
@@ -55,7 +56,7 @@ class NTXentLoss(nn.Module):
     def __init__(self, temperature: float = 0.1, gather_distributed: bool = True) -> None:
         super().__init__()
         if temperature <= 0:
-            raise ValueError(f"temperature={temperature} must be > 0 (SimCLR uses 0.1-0.5).")
+            raise BadValueError(f"temperature={temperature} must be > 0 (SimCLR uses 0.1-0.5).")
         self.temperature = temperature
         self.gather_distributed = gather_distributed
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from pretrainkit.backbones.base import Backbone
 from pretrainkit.config.values import Range
+from pretrainkit.errors import BadValueError
 from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 
@@ -76,7 +77,7 @@ class DenoisingAE(PretextTask):
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if noise_std == 0 and mask_ratio == 0:  # each one's range is in its annotation
-            raise ValueError(
+            raise BadValueError(
                 "task.noise_std=0, task.mask_ratio=0: nothing would be corrupted; set either, "
                 "not both zero (e.g. task.noise_std=0.5)."
             )

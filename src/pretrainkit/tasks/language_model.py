@@ -15,6 +15,7 @@ from torchmetrics import MeanMetric
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
+from pretrainkit.errors import BadValueError
 from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 HF_DIR = "hf"  # <run dir>/hf: model + tokenizer, loadable with transformers.AutoModel
@@ -51,7 +52,7 @@ class LanguageModel(PretextTask):
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if not isinstance(backbone, TextTransformer):
-            raise ValueError(
+            raise BadValueError(
                 f"task={self.name} needs a text backbone (backbone=bert_small or gpt_small), got "
                 f"{type(backbone).__name__}."
             )
@@ -66,14 +67,14 @@ class LanguageModel(PretextTask):
     def setup(self, stage: str) -> None:
         tokenizer = getattr(self.trainer.datamodule, "tokenizer", None)
         if tokenizer is None:
-            raise ValueError(f"task={self.name} needs a text data module with a tokenizer.")
+            raise BadValueError(f"task={self.name} needs a text data module with a tokenizer.")
         self.use_tokenizer(tokenizer)
 
     def use_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
         """Take what the task needs from the data's tokenizer (special ids, its size)."""
         embeddings = self.backbone.model.get_input_embeddings().num_embeddings
         if len(tokenizer) > embeddings:
-            raise ValueError(
+            raise BadValueError(
                 f"the tokenizer has {len(tokenizer)} tokens but the backbone embeds only "
                 f"{embeddings}; build the backbone from this tokenizer (or pick a matching one)."
             )

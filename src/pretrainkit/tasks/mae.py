@@ -19,6 +19,7 @@ from pretrainkit.backbones.vit import (
     sincos_pos_embed,
 )
 from pretrainkit.config.values import Range
+from pretrainkit.errors import BadValueError
 from pretrainkit.losses.masked_mse import masked_mse, normalize_patches
 from pretrainkit.losses.precision import in_float32
 from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
@@ -28,10 +29,10 @@ def num_visible(num_patches: int, mask_ratio: float) -> int:
     """How many of `num_patches` stay visible: the paper's int(N * (1 - ratio)), with a margin
     so float error cannot drop one (10 * (1 - 0.9) is 0.999...)."""
     if not 0 < mask_ratio < 1:
-        raise ValueError(f"mask_ratio={mask_ratio} must be in (0, 1), e.g. the paper's 0.75")
+        raise BadValueError(f"mask_ratio={mask_ratio} must be in (0, 1), e.g. the paper's 0.75")
     keep = int(num_patches * (1 - mask_ratio) + 1e-6)
     if keep < 1:
-        raise ValueError(
+        raise BadValueError(
             f"mask_ratio={mask_ratio} leaves no visible patch of {num_patches}; lower it or use "
             "a smaller patch size (dataset.patch_size)"
         )
@@ -63,7 +64,7 @@ def vision_transformer(backbone: Backbone) -> VisionTransformer:
         name = type(backbone).__name__
         if "name" in backbone.spec:
             name += f"({backbone.spec['name']})"
-        raise ValueError(
+        raise BadValueError(
             f"task=mae masks the patches of a ViT, but the backbone is {name}. "
             "Use backbone=vit_tiny."
         )

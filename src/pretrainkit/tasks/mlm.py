@@ -63,13 +63,13 @@ class MLM(LanguageModel):
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
         if mask_token_fraction + random_token_fraction > 1:  # each one's range: its annotation
-            raise ValueError(
+            raise BadValueError(
                 f"task.mask_token_fraction + task.random_token_fraction = "
                 f"{mask_token_fraction + random_token_fraction} must be <= 1."
             )
         self.head = getattr(self.lm, "cls", None) or getattr(self.lm, "lm_head", None)
         if self.head is None:
-            raise ValueError(
+            raise BadValueError(
                 f"task=mlm does not know the LM head of model_type={backbone.hf_config.model_type}; "
                 "use a BERT- or RoBERTa-like backbone."
             )
@@ -91,7 +91,7 @@ class MLM(LanguageModel):
         super().use_tokenizer(tokenizer)
         tok = tokenizer
         if tok.mask_token_id is None:
-            raise ValueError(
+            raise BadValueError(
                 "task=mlm needs a tokenizer with a mask token: use data.tokenizer_kind=wordpiece."
             )
         special = torch.zeros(len(tok), dtype=torch.bool)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from pretrainkit.backbones.base import Backbone
+from pretrainkit.errors import BadValueError
 from pretrainkit.heads import mlp
 from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
@@ -16,7 +17,7 @@ def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Returns images (4B, C, H, W), ordered by rotation then by image, and labels (4B,).
     """
     if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"rotation prediction needs square images, got {tuple(x.shape[-2:])}")
+        raise BadValueError(f"rotation prediction needs square images, got {tuple(x.shape[-2:])}")
     rotated = torch.cat([torch.rot90(x, k, dims=(2, 3)) for k in range(4)])  # (4B, C, H, W)
     labels = torch.arange(4, device=x.device).repeat_interleave(len(x))  # (4B,)
     return rotated, labels
