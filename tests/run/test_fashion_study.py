@@ -77,8 +77,8 @@ def test_the_search_fine_tunes_the_pretraining_best_on_validation(tmp_path: Path
     assert best_pretraining(run / "finetune/linear-1pct") == pre["vicreg"]
     assert best_pretraining(run / "finetune/linear-10pct") == pre["rotation"]
 
-    def finetune(sweep: str, *overrides: str) -> list[str]:
-        return [sweep, *overrides]
+    def finetune(sweep: str, *overrides: str, jobs: int = 2) -> list[str]:
+        return [sweep, *overrides, f"jobs={jobs}"]
 
     commands = {c[0]: c[1:] for c in search(str(run), FULL, finetune)}
     assert sorted(commands) == [
@@ -116,8 +116,8 @@ def test_later_seeds_take_the_lr_chosen_on_validation(tmp_path: Path):
             _search_run(sweep, f"p{k}", simclr, "finetune", fraction, lr, [0.8, 0.7, 0.6][k], 0.7)  # fmt: skip
     (run / "finetune/linear-1pct/0").mkdir(parents=True)  # linear sweeps are not searched here
 
-    def finetune(sweep: str, *overrides: str) -> list[str]:
-        return [sweep, *overrides]
+    def finetune(sweep: str, *overrides: str, jobs: int = 2) -> list[str]:
+        return [sweep, *overrides, f"jobs={jobs}"]
 
     commands = {c[0]: c[1:] for c in replicate(str(run), FULL, finetune)}
     assert sorted(commands) == [
@@ -131,6 +131,7 @@ def test_later_seeds_take_the_lr_chosen_on_validation(tmp_path: Path):
     assert f"pretrained={simclr}" in commands["seeds-10pct-finetune-lr0.001"]
     full = commands["full-finetune-lr0.003"]  # 100%: one seed, the lr chosen at 10%
     assert "label_fraction=1.0" in full and "seed=0" in full and "pretrained=null" in full
+    assert "jobs=1" in full and "jobs=2" in scratch  # one job alone gets both cores
 
 
 @pytest.mark.slow
