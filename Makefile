@@ -38,7 +38,7 @@ RECIPE := $(BIN)/python -m pretrainkit.run.recipes
 demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / LP-FT / scratch at 1% and 10% labels, 3 lrs, 3 seeds
 	@$(RECIPE) demo --lrs $(LRS) --stamp $(DEMO_STAMP)
 
-demo-text: $(STAMP)  ## MLM on fortunes, then linear probe / fine-tune / scratch at 5% of the labels, 3 seeds, and a bag-of-words floor
+demo-text: $(STAMP)  ## MLM on fortunes (~18 min), then linear probe / fine-tune / LP-FT / scratch at 5% of the labels, 3 lrs, 3 seeds, and a bag-of-words floor
 	@test -d /usr/share/games/fortunes || $(MAKE) data
 	@$(RECIPE) demo-text --fractions $(TEXT_FRACTIONS) --stamp $(DEMO_STAMP)
 

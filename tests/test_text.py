@@ -86,12 +86,13 @@ def test_image_task_on_text_and_text_backbone_on_images_fail_first(tmp_path: Pat
 
 
 def test_console_scripts_pretrain_then_finetune_pretrained_and_scratch(tmp_path: Path):
-    """As a user runs it: pk-pretrain task=mlm, then a pk-finetune multirun over
+    """As a user runs it, with `make demo-text`'s configs in miniature: pk-pretrain
+    experiment=demo_text, then a pk-finetune multirun of experiment=demo_text_finetune over
     pretrained/from-scratch with the pretrain run's tokenizer, W&B offline."""
     pre = tmp_path / "outputs/pre"
     run_cli(
         "pk-pretrain",
-        "task=mlm",
+        "experiment=demo_text",
         "debug=fast",
         "trainer.accelerator=cpu",
         f"hydra.run.dir={pre}",
@@ -102,10 +103,10 @@ def test_console_scripts_pretrain_then_finetune_pretrained_and_scratch(tmp_path:
     run_cli(
         "pk-finetune",
         "-m",
-        "dataset=fortunes",
+        "experiment=demo_text_finetune",
         f"pretrained={pre},null",
         f"data.tokenizer={pre}",
-        "freeze_backbone=false",
+        "finetune_mode=finetune",
         "labels_per_class=4",
         "debug=fast",
         "trainer.accelerator=cpu",

@@ -33,6 +33,8 @@ def test_demo_text_fits_the_classical_floor_into_the_sweep_it_reports():
     assert "++hydra.callbacks.sweep_end.report=false" in floor  # the sweep's report shows it
     assert floor[-1] == f"hydra.sweep.dir={run}/finetune/bow_logreg"
     assert finetune[-1] == f"hydra.sweep.dir={run}/finetune" and "seed=0,1,2" in finetune
+    assert "finetune_mode=linear,finetune,lp_ft" in finetune  # every mode at every lr: fair
+    assert f"optim.optimizer.lr={recipes.TEXT_LRS}" in finetune and "launcher=joblib" in finetune
     assert plan.report == (f"{run}/finetune", "outputs/demo_text")
     assert [c[3] for c in plan.commands[1:]] == ["logger.wandb.group=demo-text-S"] * 2
 
