@@ -28,10 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pretrainkit.run.recipes import Later, Recipe
+from pretrainkit.run.recipes import JOBS, Later, Recipe, parallel
 
 TASKS = ("simclr", "vicreg", "rotation")
-JOBS = 2  # fine-tunes at a time; a multirun of one job runs alone on both cores
 QUIET_SWEEP = "hydra.callbacks.sweep_end.report=false"  # one report, over everything, at the end
 
 
@@ -108,9 +107,7 @@ def study_fashion(stamp: str, budget: Budget = FULL, out: str = "outputs/study_f
     seeds = ",".join(map(str, budget.seeds))
 
     def finetune(sweep: str, *overrides: str, jobs: int = JOBS) -> list[str]:
-        # joblib's workers get one torch thread each; n_jobs=1 runs in-process on all cores
-        parallel = ["launcher=joblib", f"hydra.launcher.n_jobs={min(jobs, JOBS)}"]
-        return ["pk-finetune", "-m", "experiment=fashion_finetune", *common, *parallel,
+        return ["pk-finetune", "-m", "experiment=fashion_finetune", *common, *parallel(jobs),
                 *overrides, f"hydra.sweep.dir={run}/finetune/{sweep}"]  # fmt: skip
 
     tiny = TINY_PRETRAIN if budget is TINY else []

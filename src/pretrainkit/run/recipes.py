@@ -27,8 +27,13 @@ from pretrainkit.run.files import REPORT, RESULTS, SUMMARY
 FORTUNES = Path("/usr/share/games/fortunes")
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 TEXT_LRS = "0.001,0.003,0.01"  # 0.0003 was never chosen on the fortunes demo; 0.003 was the top
-# two fine-tunes at a time, one torch thread each: ~1.4x the work of one on 2 cores
-PARALLEL = ["launcher=joblib", "hydra.launcher.n_jobs=2"]
+JOBS = 2  # fine-tunes at a time, one torch thread each: ~1.4x the work of one on 2 cores
+
+
+def parallel(jobs: int = JOBS) -> list[str]:
+    """A multirun's overrides to run `jobs` (at most JOBS) at a time; n_jobs=1 runs in-process
+    on every core (joblib's workers get one torch thread each)."""
+    return ["launcher=joblib", f"hydra.launcher.n_jobs={min(jobs, JOBS)}"]
 
 
 @dataclass
@@ -90,7 +95,7 @@ def demo(stamp: str, lrs: str) -> Recipe:
 def demo_text(stamp: str, fractions: str, lrs: str = TEXT_LRS) -> Recipe:
     tokenizer = f"data.tokenizer=outputs/demo_text/runs/{stamp}/pretrain"  # the pretraining's
     sweep = [tokenizer, "finetune_mode=linear,finetune,lp_ft", f"optim.optimizer.lr={lrs}",
-             f"label_fraction={fractions}", *PARALLEL]  # fmt: skip
+             f"label_fraction={fractions}", *parallel()]  # fmt: skip
     floor = ["baseline=bow_logreg", f"label_fraction={fractions}"]  # the classical floor
     return pretrain_then_finetune("demo_text", "demo_text", stamp, sweep, floor)
 
