@@ -63,6 +63,15 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-data:  ## install Debian's Fashion-MNIST (and fortunes) data packages (needs root)
+MLBENCH := /usr/local/share/mlbench
+
+data:  ## install Debian's Fashion-MNIST and fortunes packages, unpack r-cran-mlbench's tables (needs root)
 	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ]; then echo "data already installed"; \
 	else apt-get update -q && apt-get install -y -q dataset-fashion-mnist fortunes; fi
+	@# mlbench's .rda files only (1 MB): installing the package would pull in R (90 packages, 171 MB)
+	@if [ -f $(MLBENCH)/data/LetterRecognition.rda ]; then echo "mlbench tables already in $(MLBENCH)"; \
+	else tmp=$$(mktemp -d) && chmod 755 $$tmp && cd $$tmp && \
+	  { apt-get download -q r-cran-mlbench 2>/dev/null || { apt-get update -q && apt-get download -q r-cran-mlbench; }; } && \
+	  dpkg-deb -x r-cran-mlbench_*.deb root && mkdir -p $(MLBENCH) && \
+	  cp -r root/usr/lib/R/site-library/mlbench/data $(MLBENCH)/ && rm -rf $$tmp && \
+	  echo "mlbench tables unpacked to $(MLBENCH)/data"; fi

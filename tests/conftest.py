@@ -47,3 +47,20 @@ def digits_folder(tmp_path: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image[0].numpy(), mode="L").save(folder / f"{counts[target]:03d}.png")
     return root
+
+
+@pytest.fixture(scope="session")
+def mlbench_root() -> str:
+    """The folder of R's mlbench tables (`make data` unpacks them); skipped locally without
+    them, a failure in CI (.ci/run runs `make data`)."""
+    import os
+
+    from pretrainkit.data.tabular.mlbench import find_root
+    from pretrainkit.errors import MissingFileError
+
+    try:
+        return str(find_root(None))
+    except MissingFileError:
+        if os.environ.get("CI"):
+            pytest.fail("mlbench's tables are missing in CI: .ci/run should have run `make data`.")
+        pytest.skip("mlbench's tables are not unpacked (make data)")
