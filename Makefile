@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 
-.PHONY: help install demo demo-text study study-fashion test test-full lint format data
+.PHONY: help install demo demo-text demo-tabular study study-fashion test test-full lint format data
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ demo: $(STAMP)  ## SimCLR on digits, then linear probe / fine-tune / LP-FT / scr
 demo-text: $(STAMP)  ## MLM on fortunes (~18 min), then linear probe / fine-tune / LP-FT / scratch at 5% of the labels, 3 lrs, 3 seeds, and a bag-of-words floor
 	@test -d /usr/share/games/fortunes || $(MAKE) data
 	@$(RECIPE) demo-text --fractions $(TEXT_FRACTIONS) --stamp $(DEMO_STAMP)
+
+demo-tabular: $(STAMP)  ## SCARF on UCI Letter Recognition's rows, then linear / fine-tune / LP-FT / scratch, boosted trees and logistic regression at 1% and 10% labels, 3 seeds
+	@test -f /usr/local/share/mlbench/data/LetterRecognition.rda || test -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda || $(MAKE) data
+	@$(RECIPE) demo-tabular --stamp $(DEMO_STAMP)
 
 study: $(STAMP)  ## the label-efficiency study on digits: SimCLR vs scratch x 1/10/100% labels x frozen/full x 3 seeds, report + plots
 	@$(RECIPE) study --stamp $(DEMO_STAMP) -- $(STUDY_ARGS)

@@ -38,6 +38,8 @@ SHRINK = [
 # Options of the config groups that need more than the defaults.
 TEXT_DATASETS = {"fortunes", "text_files", "hf_disk"}
 TEXT_TASKS = {"mlm", "clm"}
+TABULAR_DATASETS = {"letter", "mlbench", "table_files"}
+TABULAR_TASKS = {"scarf", "vime"}
 FINETUNE_ONLY = {"label_efficiency", "finetune_optuna"}  # experiments for pk-finetune
 
 

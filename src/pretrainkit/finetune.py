@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pretrainkit.callbacks import EarlyStopping, KeepBest, MetricHistory
 from pretrainkit.config import config_dir
+from pretrainkit.config.rules import EXAMPLES
 from pretrainkit.config.schema import FinetuneConfig
 from pretrainkit.config.validate import validate
 from pretrainkit.data.features import FeatureDataModule
@@ -58,7 +59,7 @@ def _backbone(cfg: DictConfig, datamodule: Any) -> tuple[Any, dict[str, Any]]:
         raise BadValueError(
             f"pretrained={cfg.pretrained} is a backbone for {modality} but dataset={cfg.dataset.name} "
             f"holds {cfg.modality}; fine-tune it on a {modality} dataset"
-            + (" (e.g. dataset=fortunes)." if modality == "text" else " (e.g. dataset=digits).")
+            + f" (e.g. dataset={EXAMPLES.get(modality, EXAMPLES['image'])['dataset']})."
         )
     if (pooling := cfg.backbone.get("pooling")) is not None:  # weightless: the fine-tune's choice
         backbone.use_pooling(pooling)
@@ -82,6 +83,17 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
             raise BadValueError(
                 f"data.tokenizer={cfg.data.tokenizer} has {tokens} tokens but the backbone embeds "
                 f"{embedded}; fine-tune with the tokenizer it was pretrained with (the default)."
+            )
+        return
+    if cfg.modality == "tabular":
+        expected = datamodule.backbone_kwargs
+        has = {k: backbone.spec.get(k) for k in expected}
+        if has != expected:
+            raise BadValueError(
+                f"the backbone reads rows of {has['num_numeric']} numeric columns and categories "
+                f"{has['cardinalities']} but dataset={cfg.dataset.name} has {expected['num_numeric']} "
+                f"and {expected['cardinalities']}; fine-tune on the table it was pretrained on "
+                "(the same columns, and categories from the same training rows)."
             )
         return
     shape = (2, cfg.dataset.in_chans, cfg.dataset.image_size, cfg.dataset.image_size)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import CONF, FINETUNE_ONLY, TEXT_DATASETS, TEXT_TASKS, make_cfg, options
+from helpers import (
+    CONF,
+    FINETUNE_ONLY,
+    TABULAR_DATASETS,
+    TABULAR_TASKS,
+    TEXT_DATASETS,
+    TEXT_TASKS,
+    make_cfg,
+    options,
+)
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -29,13 +38,18 @@ def test_dataset_options(option: str, tmp_path: Path):
         "image_folder": [f"dataset.source.root={tmp_path}"],
         "text_files": [f"dataset.source.root={tmp_path}"],
         "hf_disk": [f"dataset.source.path={tmp_path}"],
+        "table_files": [f"dataset.source.path={tmp_path}"],
     }.get(option, [])
+    kinds = {**dict.fromkeys(TEXT_DATASETS, "text"), **dict.fromkeys(TABULAR_DATASETS, "tabular")}
+    tasks = {"text": ["task=mlm"], "tabular": ["task=scarf"], "image": []}
     for name in ("pretrain", "finetune"):
-        task = ["task=mlm"] if name == "pretrain" and option in TEXT_DATASETS else []
+        kind = kinds.get(option, "image")
+        task = tasks[kind] if name == "pretrain" else []
         cfg = make_cfg(name, [f"dataset={option}", *task, *extra], tmp_path)
-        assert cfg.modality == ("text" if option in TEXT_DATASETS else "image")
+        assert cfg.modality == kind
         source = instantiate(cfg.dataset.source)  # constructing reads nothing yet
-        assert source.__class__.__name__.lower().startswith(option.replace("_", ""))
+        named = {"letter": "mlbench"}.get(option, option)  # mlbench's LetterRecognition
+        assert source.__class__.__name__.lower().startswith(named.replace("_", ""))
         dm = instantiate(cfg.data)
         assert dm.source.__class__ is source.__class__
 
@@ -51,6 +65,10 @@ def test_backbone_options(option: str, tmp_path: Path):
             "input_ids": torch.arange(32).view(2, 16),
             "attention_mask": torch.ones(2, 16, dtype=torch.long),
         }
+    elif option in ("mlp", "ft_transformer"):  # table rows: the column counts from the data
+        cfg = make_cfg("pretrain", [f"backbone={option}", "task=scarf"], tmp_path)
+        backbone = instantiate(cfg.backbone, num_numeric=3, cardinalities=[4])
+        inputs = torch.tensor([[0.5, -1.0, 0.0, 2.0], [1.0, 0.0, 0.3, 0.0]])
     else:
         cfg = make_cfg("pretrain", [f"backbone={option}", "dataset=fashion_mnist"], tmp_path)
         backbone = instantiate(cfg.backbone)
@@ -63,6 +81,12 @@ def test_backbone_options(option: str, tmp_path: Path):
 @pytest.mark.parametrize("option", options("task"))
 def test_task_options(option: str, tmp_path: Path):
     cfg = make_cfg("pretrain", [f"task={option}"], tmp_path)
+    if option in TABULAR_TASKS:  # table rows: the column counts from the data
+        backbone = instantiate(cfg.backbone, num_numeric=3, cardinalities=[4])
+        task = instantiate(cfg.task, backbone=backbone)
+        assert cfg.modality == "tabular" and task.name == option
+        assert instantiate(cfg.augment.views).rate > 0
+        return
     task = instantiate(cfg.task, backbone=instantiate(cfg.backbone))
     assert task.backbone.feature_dim > 0 and task.name == option
     if option in TEXT_TASKS:  # text tasks bring their corpus and tokenizer kind instead
@@ -74,7 +98,8 @@ def test_task_options(option: str, tmp_path: Path):
 
 @pytest.mark.parametrize("option", options("baseline"))
 def test_baseline_options(option: str, tmp_path: Path):
-    cfg = make_cfg("finetune", [f"baseline={option}", "dataset=fortunes"], tmp_path)
+    dataset = "fortunes" if option.startswith("bow") else "letter"
+    cfg = make_cfg("finetune", [f"baseline={option}", f"dataset={dataset}"], tmp_path)
     baseline = instantiate(cfg.baseline)  # builds no estimator until it fits
     assert baseline.modality == cfg.modality and baseline.grid()
 
@@ -123,6 +148,8 @@ def test_other_groups(group: str, tmp_path: Path):
         name = "finetune" if "finetune" in option or option in FINETUNE_ONLY else "pretrain"
         text = option in TEXT_TASKS or option.endswith("_text")  # needs text data
         extra = (["task=mlm"] if name == "pretrain" else ["dataset=fortunes"]) if text else []
+        if option in TABULAR_TASKS or option.endswith("_tabular"):  # needs table rows
+            extra = ["task=scarf"] if name == "pretrain" else ["dataset=letter"]
         cfg = make_cfg(name, [f"{group}={option}", *extra], tmp_path)
         OmegaConf.resolve(cfg)
         for node in (cfg.get("callbacks") or {}).values():

@@ -135,14 +135,17 @@ def test_hydra_refuses_unknown_keys_and_options_itself(
 
 IMAGE_BACKBONES = {"small_cnn", "resnet18", "resnet50", "vit_tiny"}
 TEXT_BACKBONES = {"bert_small", "bert_tiny", "gpt_small"}
+TABULAR_BACKBONES = {"mlp", "ft_transformer"}
 FITS = {"mae": {"vit_tiny"}, "mlm": {"bert_small", "bert_tiny"}, "clm": {"gpt_small"}}
+FITS |= {"scarf": TABULAR_BACKBONES, "vime": TABULAR_BACKBONES}
 
 
 @pytest.mark.parametrize("task", options("task"))
 def test_every_task_takes_the_backbones_it_can_train_and_refuses_the_others(
     task: str, tmp_path: Path
 ):
-    assert set(options("backbone")) == IMAGE_BACKBONES | TEXT_BACKBONES  # a new one: add it here
+    everything = IMAGE_BACKBONES | TEXT_BACKBONES | TABULAR_BACKBONES
+    assert set(options("backbone")) == everything  # a new one: add it here
     for backbone in options("backbone"):
         overrides = [f"task={task}", f"backbone={backbone}"]
         err = first_refusal("pretrain", overrides, tmp_path)
@@ -160,19 +163,28 @@ def shipped() -> list:
         "hf_disk": ["dataset.source.path={tmp}"],
         "cifar10": ["dataset.source.root={tmp}"],
         "stl10": ["dataset.source.download=true"],  # a root that need not exist yet
+        "table_files": ["dataset.source.path={tmp}"],
     }
     cases = []
     for option in options("dataset"):
         text = ["task=mlm"] if option in {"fortunes", "text_files", "hf_disk"} else []
+        text = ["task=scarf"] if option in {"letter", "mlbench", "table_files"} else text
         cases += [("pretrain", [f"dataset={option}", *text, *roots.get(option, [])])]
         cases += [("finetune", [f"dataset={option}", *roots.get(option, [])])]
     for group in ("experiment", "debug", "monitor", "hparams_search", "launcher", "trainer"):
         for option in options(group):
             name = "finetune" if "finetune" in option or option in FINETUNE_ONLY else "pretrain"
             text = ["dataset=fortunes"] if option.endswith("_text_finetune") else []
+            text = ["dataset=letter"] if option.endswith("_tabular_finetune") else text
             cases += [(name, [f"{group}={option}", *text])]
     cases += [(n, [f"{g}={o}"]) for n in SCHEMAS for g in ("logger", "optim") for o in options(g)]
-    cases += [("finetune", [f"baseline={o}", "dataset=fortunes"]) for o in options("baseline")]
+    cases += [
+        (
+            "finetune",
+            [f"baseline={o}", f"dataset={'fortunes' if o.startswith('bow') else 'letter'}"],
+        )
+        for o in options("baseline")
+    ]
     return cases
 
 

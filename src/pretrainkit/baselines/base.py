@@ -65,7 +65,7 @@ class ClassicalBaseline(ABC):
             machine idle-spinning threads made each fit 10-100x slower.
     """
 
-    modality: ClassVar[str]  # the kind of data it reads: image | text
+    modality: ClassVar[str]  # the kind of data it reads: image | text | tabular
     features: ClassVar[str]  # the method's first part in the report: `bow`
     classifier: ClassVar[str]  # and its second: `logreg`
 

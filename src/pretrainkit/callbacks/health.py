@@ -16,7 +16,11 @@ def rankme(features: torch.Tensor, eps: float = 1e-7) -> float:
     """RankMe (Garrido et al., 2023, arXiv:2210.02885): the exponential of the entropy of the
     feature matrix's singular values normalised to sum to one. Between 1 (all features on one
     line) and min(N, D) (all directions used equally)."""
-    sigma = torch.linalg.svdvals(features.double())  # (min(N, D),)
+    x = features.double()
+    # the singular values as square roots of the smaller Gram matrix's eigenvalues: LAPACK's
+    # SVD of 5,000 x 256 features took 13 s on a 2-core CPU, this takes milliseconds
+    gram = x.T @ x if x.shape[0] >= x.shape[1] else x @ x.T
+    sigma = torch.linalg.eigvalsh(gram).clamp_min(0).sqrt()  # (min(N, D),)
     p = sigma / sigma.sum() + eps
     return math.exp(-(p * p.log()).sum().item())
 

@@ -20,6 +20,7 @@ from pretrainkit.run.resume import check_resumable
 EXAMPLES = {
     "image": {"task": "simclr", "backbone": "small_cnn", "dataset": "digits"},
     "text": {"task": "mlm", "backbone": "bert_small", "dataset": "fortunes"},
+    "tabular": {"task": "scarf", "backbone": "mlp", "dataset": "letter"},
 }
 
 
@@ -66,7 +67,7 @@ def check_paths(cfg: DictConfig) -> None:
     if isinstance(source, DictConfig) and not source.get("download"):
         found = locate_target("dataset.source", source._target_) if "_target_" in source else None
         fix = getattr(found, "missing_hint", None) or "set {key}=<an existing path>"
-        for key in ("root", "test_root", "path"):
+        for key in ("root", "test_root", "path", "test_path", "unlabeled_path"):
             if key in source:
                 check_path(source, key, f"dataset.source.{key}", fix)
     ckpt = str(cfg.get("ckpt_path"))

@@ -1,8 +1,10 @@
-"""The Makefile's multi-step recipes — `make demo`, `make demo-text`, `make study` — as the
-console-script calls a user would type, run in order, stopping at the first that fails:
+"""The Makefile's multi-step recipes — `make demo`, `make demo-text`, `make demo-tabular`,
+`make study` — as the console-script calls a user would type, run in order, stopping at the
+first that fails:
 
   python -m pretrainkit.run.recipes demo [--lrs 0.001,0.003,0.01]
   python -m pretrainkit.run.recipes demo-text [--fractions 0.05]
+  python -m pretrainkit.run.recipes demo-tabular
   python -m pretrainkit.run.recipes study [-- extra overrides]
   python -m pretrainkit.run.recipes study-fashion [--tiny]
   python -m pretrainkit.run.recipes demo --dry-run      # print the commands, run nothing
@@ -27,6 +29,7 @@ from pretrainkit.run.files import REPORT, RESULTS, SUMMARY
 FORTUNES = Path("/usr/share/games/fortunes")
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 TEXT_LRS = "0.001,0.003,0.01"  # 0.0003 was never chosen on the fortunes demo; 0.003 was the top
+TABULAR_LRS = "0.001,0.003,0.01"
 JOBS = 2  # fine-tunes at a time, one torch thread each: ~1.4x the work of one on 2 cores
 
 
@@ -57,19 +60,23 @@ class Recipe:
 
 
 def pretrain_then_finetune(
-    folder: str, experiment: str, stamp: str, sweep: list[str], floor: list[str] | None = None
+    folder: str,
+    experiment: str,
+    stamp: str,
+    sweep: list[str],
+    floors: list[list[str]] | None = None,
 ) -> Recipe:
     """pk-pretrain `experiment`, then a pk-finetune multirun of `<experiment>_finetune` over that
     backbone and scratch (`sweep`: the other swept overrides), in outputs/<folder>/runs/<stamp>;
-    the sweep's report is copied to outputs/<folder>/. `floor`: a classical baseline's
-    overrides (`baseline=bow_logreg label_fraction=...`), fit over the same seeds before the
-    sweep, into its directory (`finetune/<baseline>/`, without a report of its own), so the
-    sweep's report shows it as rows."""
+    the sweep's report is copied to outputs/<folder>/. `floors`: classical baselines' overrides
+    (`baseline=bow_logreg label_fraction=...`), each fit over the same seeds before the sweep,
+    into its directory (`finetune/<baseline>/`, without a report of its own), so the sweep's
+    report shows them as rows."""
     run = f"outputs/{folder}/runs/{stamp}"
     group = f"logger.wandb.group={folder.replace('_', '-')}-{stamp}"
     finetune = ["pk-finetune", "-m", f"experiment={experiment}_finetune", group]
     commands = [["pk-pretrain", f"experiment={experiment}", group, f"hydra.run.dir={run}/pretrain"]]
-    if floor is not None:
+    for floor in floors or []:
         name = next(o.partition("=")[2] for o in floor if o.startswith("baseline="))
         commands.append(
             [*finetune, *floor, "seed=0,1,2", "++hydra.callbacks.sweep_end.report=false",
@@ -97,7 +104,15 @@ def demo_text(stamp: str, fractions: str, lrs: str = TEXT_LRS) -> Recipe:
     sweep = [tokenizer, "finetune_mode=linear,finetune,lp_ft", f"optim.optimizer.lr={lrs}",
              f"label_fraction={fractions}", *parallel()]  # fmt: skip
     floor = ["baseline=bow_logreg", f"label_fraction={fractions}"]  # the classical floor
-    return pretrain_then_finetune("demo_text", "demo_text", stamp, sweep, floor)
+    return pretrain_then_finetune("demo_text", "demo_text", stamp, sweep, [floor])
+
+
+def demo_tabular(stamp: str, lrs: str = TABULAR_LRS) -> Recipe:
+    fractions = "label_fraction=0.01,0.1"
+    sweep = ["finetune_mode=linear,finetune,lp_ft", f"optim.optimizer.lr={lrs}", fractions,
+             *parallel()]  # fmt: skip
+    floors = [[f"baseline={name}", fractions] for name in ("gbdt", "logreg")]  # what trees get
+    return pretrain_then_finetune("demo_tabular", "demo_tabular", stamp, sweep, floors)
 
 
 def study(stamp: str, overrides: list[str]) -> Recipe:
@@ -168,7 +183,9 @@ def run(name: str, recipe: Recipe, dry_run: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pretrainkit.run.recipes", description=__doc__)
-    parser.add_argument("recipe", choices=["demo", "demo-text", "study", "study-fashion"])
+    parser.add_argument(
+        "recipe", choices=["demo", "demo-text", "demo-tabular", "study", "study-fashion"]
+    )
     parser.add_argument("--lrs", default="0.001,0.003,0.01", help="demo: fine-tune lr grid")
     parser.add_argument("--fractions", default="0.05", help="demo-text: label fractions")
     parser.add_argument("--stamp", default=time.strftime("%Y-%m-%d_%H-%M-%S"))
@@ -180,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.recipe == "demo-text" and not FORTUNES.is_dir() and not args.dry_run:
         print(f"demo-text: {FORTUNES} is missing; run `make data` (as root) first", file=sys.stderr)
         return 2
+    if args.recipe == "demo-tabular" and not args.dry_run:
+        from pretrainkit.data.tabular.mlbench import find_root
+        from pretrainkit.errors import MissingFileError
+
+        try:
+            find_root(None)
+        except MissingFileError as err:
+            print(f"demo-tabular: {err}", file=sys.stderr)
+            return 2
     if args.recipe == "study-fashion" and not FASHION.is_dir() and not args.dry_run:
         print(
             f"study-fashion: {FASHION} is missing; run `make data` (as root) first", file=sys.stderr
@@ -188,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = {
         "demo": lambda: demo(args.stamp, args.lrs),
         "demo-text": lambda: demo_text(args.stamp, args.fractions),
+        "demo-tabular": lambda: demo_tabular(args.stamp),
         "study": lambda: study(args.stamp, overrides),
         "study-fashion": lambda: fashion_recipe(args.stamp, args.tiny),
     }[args.recipe]()

@@ -107,8 +107,16 @@ def _codes(column: np.ndarray, categories: list[str]) -> np.ndarray:
 
 
 def categories_of(column: np.ndarray) -> list[str]:
-    """The sorted distinct non-missing values of a categorical column."""
-    return sorted({v for v in column if v is not None})
+    """The distinct non-missing values of a categorical column, numbers in numeric order
+    ('2' before '10': R's ordered factors of counts keep their order), then text sorted."""
+    return sorted({v for v in column if v is not None}, key=_natural)
+
+
+def _natural(value: str) -> tuple[float, str]:
+    try:
+        return float(value), value
+    except ValueError:
+        return float("inf"), value
 
 
 class Rows(Dataset):
