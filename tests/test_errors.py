@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from pretrainkit.config.checks import ConfigError
 from pretrainkit.data.image.datasets import UnreadableImageError
 from pretrainkit.data.image.folder import ImageFolder
+from pretrainkit.data.tabular.files import TableFiles
 from pretrainkit.data.text.files import TextFiles
 from pretrainkit.data.text.readers import UndecodableTextError
 from pretrainkit.errors import (
@@ -150,6 +151,9 @@ BAD_PATHS = [
     ("finetune", ["pretrained={bad}/weights.safetensors"], ["{bad}/weights.safetensors is not a safetensors weights file", "pk-pretrain writes it"]),
     ("pretrain", ["resume={bad}/nope"], ["resume={bad}/nope: no such run directory"]),
     ("pretrain", ["resume={bad}/hydra_made"], ["resume={bad}/hydra_made: no such run directory"]),
+    ("pretrain", ["task=scarf", "dataset=table_files", "dataset.source.path={bad}/nope.csv"], ["dataset.source.path={bad}/nope.csv: no such file"]),
+    ("finetune", ["dataset=table_files", "dataset.source.path={bad}/empty", "dataset.source.test_path={bad}/nope.parquet"], ["dataset.source.test_path={bad}/nope.parquet: no such file"]),
+    ("pretrain", ["task=vime", "dataset=mlbench", "dataset.source.root={bad}/nope"], ["dataset.source.root={bad}/nope: no such file", "make data", "r-cran-mlbench"]),
 ]  # fmt: skip
 
 
@@ -186,6 +190,8 @@ def test_folders_without_usable_data_are_refused_naming_them(bad: Path):
         (lambda: ImageFolder(str(bad / "empty")).labeled("train"), f"labeled image folder {bad}/empty has no class subfolders"),
         (lambda: list(TextFiles(str(bad / "empty")).documents()), f"no text files match {bad}/empty"),
         (lambda: list(TextFiles(str(bad / "blank")).documents()), f"no non-empty documents in {bad}/blank"),
+        (lambda: TableFiles(str(bad / "empty")).schema, f"{bad}/empty holds no table files (.csv, .tsv, .txt, .parquet, .pq)"),
+        (lambda: TableFiles(str(bad / "junk")).schema, f"{bad}/junk holds no table files"),
     ]  # fmt: skip
     for make, phrase in rows:
         with pytest.raises(UserError) as refused:
