@@ -1,5 +1,5 @@
 """Tables end to end, as a user runs them: `make demo-tabular`'s configs in miniature through
-the console scripts (SCARF pretraining, fine-tunes of it and from scratch, the boosted-tree
+the console scripts (VIME pretraining, fine-tunes of it and from scratch, the boosted-tree
 and logistic-regression rows in one report), and a backbone pretrained on another table
 refused with one line."""
 
@@ -36,12 +36,12 @@ def test_console_scripts_pretrain_finetune_and_the_tree_baselines(
     results = [json.loads(p.read_text()) for p in sorted(sweep.rglob("metrics.json"))]
     methods = sorted(r["method"] for r in results)
     # scratch LP-FT is skipped: the demo's study.scratch_modes are linear and finetune
-    assert methods == ["raw-gbdt", "raw-logreg", "scarf-linear", "scarf-lp_ft", "scratch-linear"]
+    assert methods == ["raw-gbdt", "raw-logreg", "scratch-linear", "vime-linear", "vime-lp_ft"]
     assert all(r["num_labeled"] == 3 * 26 for r in results)
     trees = next(r for r in results if r["method"] == "raw-gbdt")
     assert 1 / 26 < trees["test/acc"] <= 1 and trees["classical"]["chosen"]
     report = (sweep / "report.md").read_text()
-    for method in ("raw-gbdt", "raw-logreg", "scarf-lp_ft", "scratch-linear"):
+    for method in ("raw-gbdt", "raw-logreg", "vime-lp_ft", "scratch-linear"):
         assert method in report, method
 
 
