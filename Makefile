@@ -42,7 +42,7 @@ demo-text: $(STAMP)  ## MLM on fortunes (~18 min), then linear probe / fine-tune
 	@test -d /usr/share/games/fortunes || $(MAKE) data
 	@$(RECIPE) demo-text --fractions $(TEXT_FRACTIONS) --stamp $(DEMO_STAMP)
 
-demo-tabular: $(STAMP)  ## VIME on UCI Letter Recognition's rows (~2.5 min), then linear / fine-tune / LP-FT / scratch, boosted trees and logistic regression at 1% and 10% labels, 3 seeds
+demo-tabular: $(STAMP)  ## VIME on UCI Letter Recognition's rows (~2.5 min), then linear / fine-tune / LP-FT / scratch x 4 lrs, boosted trees and logistic regression at 1% and 10% labels, 3 seeds
 	@test -f /usr/local/share/mlbench/data/LetterRecognition.rda || test -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda || $(MAKE) data
 	@$(RECIPE) demo-tabular --stamp $(DEMO_STAMP)
 
