@@ -199,3 +199,15 @@ def test_bad_grids_are_refused(cls: type, kwargs: dict, message: str):
 def test_build_before_fit_says_so():
     with pytest.raises(RuntimeError, match="before fit"):
         LogisticRegressionBaseline().build({"C": 1.0})
+
+
+def test_a_categorical_mode_it_lacks_is_refused_by_the_config_checks(tmp_path):
+    from helpers import make_cfg
+
+    from pretrainkit.config.checks import ConfigError
+    from pretrainkit.config.schema import FinetuneConfig
+    from pretrainkit.config.validate import validate
+
+    overrides = ["baseline=gbdt", "dataset=letter", "baseline.categorical=[onehot]"]
+    with pytest.raises(ConfigError, match=r"must be a list of native \| ordinal; e\.g\."):
+        validate(make_cfg("finetune", overrides, tmp_path), FinetuneConfig)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class GradientBoostedTrees(TabularBaseline):
         learning_rate: Sequence[float] = (0.1,),
         max_leaf_nodes: Sequence[int] = (7, 31),
         min_samples_leaf: Sequence[int] = (2, 5, 20),
-        categorical: Sequence[str] = CATEGORICAL_MODES,
+        categorical: Sequence[Literal["native", "ordinal"]] = CATEGORICAL_MODES,
         max_iter: Annotated[int, Range(ge=1)] = 200,
         seed: int = 0,
         threads: Annotated[int, Range(ge=1, example="1")] | None = 1,

@@ -125,6 +125,8 @@ def _kind(tp: Any) -> str:
         return "one of " + ", ".join(map(show, get_args(tp)))
     if origin in SEQUENCES or origin is ListConfig:
         items = [a for a in get_args(tp) if a is not Ellipsis]
+        if len(items) == 1 and get_origin(items[0]) is Literal:  # Sequence[Literal["a", "b"]]
+            return "a list of " + " | ".join(map(show, get_args(items[0])))
         count = f"{len(items)} " if len(items) > 1 else ""  # tuple[float, float]
         kinds = {_kind(a).split(" ", 1)[-1] for a in items}
         return f"a list of {count}{kinds.pop()}s" if len(kinds) == 1 else "a list"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -18,7 +18,10 @@ class LabeledTableDataModule(LabeledLoaders):
     every class of the source's train split held out for validation first, the labeled set then
     `label_fraction` of every class (at least one row each) or `labels_per_class` rows of every
     class, stratified and seeded; `test/*` from the source's test split. Rows are encoded with
-    statistics of the training rows only (`TabularSource`)."""
+    statistics of the training rows only (`TabularSource`).
+
+    `augment_on` is accepted so recipes shared with images (`experiment=label_efficiency` sets
+    it) run on tables too; rows get no augmentation, so it changes nothing."""
 
     def __init__(
         self,
@@ -31,6 +34,7 @@ class LabeledTableDataModule(LabeledLoaders):
         num_workers: int = 0,
         pin_memory: bool = True,
         min_steps_per_epoch: int = 10,
+        augment_on: Literal["auto", "cpu", "gpu"] = "auto",
     ) -> None:
         super().__init__()
         label_fraction = check_label_budget(label_fraction, labels_per_class, val_fraction)
