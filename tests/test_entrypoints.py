@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import TEXT_TASKS, make_cfg, options, require_fashion_mnist, run_cli
+from helpers import TABULAR_TASKS, TEXT_TASKS, make_cfg, options, require_fashion_mnist, run_cli
 from omegaconf import open_dict
 from safetensors.torch import load_file
 
@@ -32,8 +32,9 @@ def dataset_overrides(name: str, digits_folder: Path) -> list[str]:
 
 
 def task_dataset_cases() -> list:
-    """Every image task on every image dataset (text: test_text.py); off simclr, Fashion-MNIST
-    (60k images to load and transform, ~20 s a run here) is left to `make test-full`."""
+    """Every image task on every image dataset (text: test_text.py, tables: test_tabular.py);
+    off simclr, Fashion-MNIST (60k images to load and transform, ~20 s a run here) is left to
+    `make test-full`."""
     return [
         pytest.param(
             task,
@@ -41,7 +42,7 @@ def task_dataset_cases() -> list:
             marks=[pytest.mark.slow] if dataset == "fashion_mnist" and task != "simclr" else [],
         )
         for task in options("task")
-        if task not in TEXT_TASKS
+        if task not in TEXT_TASKS | TABULAR_TASKS
         for dataset in DATASETS
     ]
 
