@@ -68,10 +68,14 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff format src tests benchmarks
 
 MLBENCH := /usr/local/share/mlbench
+SOUNDS := /usr/share/asterisk/sounds
+# recorded speech, 8 kHz: five languages' core prompts (one speaker each) and three more speakers
+SPEECH := $(foreach l,en es fr it ru,asterisk-core-sounds-$(l)-wav) asterisk-prompt-es-co \
+	asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav
 
-data:  ## install Debian's Fashion-MNIST and fortunes packages, unpack r-cran-mlbench's tables (needs root)
-	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ]; then echo "data already installed"; \
-	else apt-get update -q && apt-get install -y -q dataset-fashion-mnist fortunes; fi
+data:  ## install Debian's Fashion-MNIST, fortunes and Asterisk speech packages, unpack r-cran-mlbench's tables (needs root)
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ] && [ -d $(SOUNDS)/it_IT_f_Menardi ]; then echo "data already installed"; \
+	else apt-get update -q && apt-get install -y -q dataset-fashion-mnist fortunes $(SPEECH); fi
 	@# mlbench's .rda files only (1 MB): installing the package would pull in R (90 packages, 171 MB)
 	@if [ -f $(MLBENCH)/data/LetterRecognition.rda ]; then echo "mlbench tables already in $(MLBENCH)"; \
 	else tmp=$$(mktemp -d) && chmod 755 $$tmp && cd $$tmp && \

@@ -64,3 +64,17 @@ def mlbench_root() -> str:
         if os.environ.get("CI"):
             pytest.fail("mlbench's tables are missing in CI: .ci/run should have run `make data`.")
         pytest.skip("mlbench's tables are not unpacked (make data)")
+
+
+@pytest.fixture(scope="session")
+def asterisk_root() -> str:
+    """Debian's recorded Asterisk prompts (`make data`); skipped locally without them, a
+    failure in CI."""
+    import os
+
+    root = Path("/usr/share/asterisk/sounds")
+    if not (root / "it_IT_f_Menardi").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("the Asterisk prompts are missing in CI: .ci/run should run `make data`.")
+        pytest.skip("Debian's asterisk prompt packages are not installed (make data)")
+    return str(root)
