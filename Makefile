@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 
-.PHONY: help install demo demo-text demo-tabular study study-fashion test test-full lint format data
+.PHONY: help install demo demo-text demo-tabular demo-audio study study-fashion test test-full lint format data
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ demo-text: $(STAMP)  ## MLM on fortunes (~18 min), then linear probe / fine-tune
 demo-tabular: $(STAMP)  ## VIME on UCI Letter Recognition's rows (~2.5 min), then linear / fine-tune / LP-FT / scratch x 4 lrs, boosted trees and logistic regression at 1% and 10% labels, 3 seeds
 	@test -f /usr/local/share/mlbench/data/LetterRecognition.rda || test -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda || $(MAKE) data
 	@$(RECIPE) demo-tabular --stamp $(DEMO_STAMP)
+
+demo-audio: $(STAMP)  ## SimCLR on recorded speech, then spoken-language ID on other speakers at 5% labels: linear / fine-tune / LP-FT / scratch, 3 seeds
+	@test -d $(SOUNDS)/it_IT_f_Menardi || $(MAKE) data
+	@$(RECIPE) demo-audio --stamp $(DEMO_STAMP)
 
 study: $(STAMP)  ## the label-efficiency study on digits: SimCLR vs scratch x 1/10/100% labels x frozen/full x 3 seeds, report + plots
 	@$(RECIPE) study --stamp $(DEMO_STAMP) -- $(STUDY_ARGS)

@@ -40,6 +40,8 @@ TEXT_DATASETS = {"fortunes", "text_files", "hf_disk"}
 TEXT_TASKS = {"mlm", "clm"}
 TABULAR_DATASETS = {"letter", "mlbench", "table_files"}
 TABULAR_TASKS = {"scarf", "vime"}
+AUDIO_DATASETS = {"asterisk", "audio_folder"}
+AUDIO_TASKS = {"simclr_audio"}
 FINETUNE_ONLY = {"label_efficiency", "finetune_optuna"}  # experiments for pk-finetune
 
 

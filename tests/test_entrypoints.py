@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import TABULAR_TASKS, TEXT_TASKS, make_cfg, options, require_fashion_mnist, run_cli
+from helpers import (
+    AUDIO_TASKS,
+    TABULAR_TASKS,
+    TEXT_TASKS,
+    make_cfg,
+    options,
+    require_fashion_mnist,
+    run_cli,
+)
 from omegaconf import open_dict
 from safetensors.torch import load_file
 
@@ -42,7 +50,7 @@ def task_dataset_cases() -> list:
             marks=[pytest.mark.slow] if dataset == "fashion_mnist" and task != "simclr" else [],
         )
         for task in options("task")
-        if task not in TEXT_TASKS | TABULAR_TASKS
+        if task not in TEXT_TASKS | TABULAR_TASKS | AUDIO_TASKS
         for dataset in DATASETS
     ]
 

@@ -96,6 +96,14 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
                 "(the same columns, and categories from the same training rows)."
             )
         return
+    if cfg.modality == "audio":
+        rate = backbone.spec.get("sample_rate")
+        if rate != cfg.dataset.rate:
+            raise BadValueError(
+                f"the backbone reads {rate} Hz audio but dataset={cfg.dataset.name} is read at "
+                f"dataset.rate={cfg.dataset.rate}; set dataset.rate={rate} (files are resampled)."
+            )
+        return
     shape = (2, cfg.dataset.in_chans, cfg.dataset.image_size, cfg.dataset.image_size)
     was_training = backbone.training
     try:

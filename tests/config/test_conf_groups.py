@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    AUDIO_DATASETS,
+    AUDIO_TASKS,
     CONF,
     FINETUNE_ONLY,
     TABULAR_DATASETS,
@@ -39,16 +41,19 @@ def test_dataset_options(option: str, tmp_path: Path):
         "text_files": [f"dataset.source.root={tmp_path}"],
         "hf_disk": [f"dataset.source.path={tmp_path}"],
         "table_files": [f"dataset.source.path={tmp_path}"],
+        "audio_folder": [f"dataset.source.root={tmp_path}"],
     }.get(option, [])
     kinds = {**dict.fromkeys(TEXT_DATASETS, "text"), **dict.fromkeys(TABULAR_DATASETS, "tabular")}
-    tasks = {"text": ["task=mlm"], "tabular": ["task=scarf"], "image": []}
+    kinds |= dict.fromkeys(AUDIO_DATASETS, "audio")
+    tasks = {"text": ["task=mlm"], "tabular": ["task=scarf"], "audio": ["task=simclr_audio"]}
+    tasks["image"] = []
     for name in ("pretrain", "finetune"):
         kind = kinds.get(option, "image")
         task = tasks[kind] if name == "pretrain" else []
         cfg = make_cfg(name, [f"dataset={option}", *task, *extra], tmp_path)
         assert cfg.modality == kind
         source = instantiate(cfg.dataset.source)  # constructing reads nothing yet
-        named = {"letter": "mlbench"}.get(option, option)  # mlbench's LetterRecognition
+        named = {"letter": "mlbench", "asterisk": "asteriskprompts"}.get(option, option)
         assert source.__class__.__name__.lower().startswith(named.replace("_", ""))
         dm = instantiate(cfg.data)
         assert dm.source.__class__ is source.__class__
@@ -65,6 +70,10 @@ def test_backbone_options(option: str, tmp_path: Path):
             "input_ids": torch.arange(32).view(2, 16),
             "attention_mask": torch.ones(2, 16, dtype=torch.long),
         }
+    elif option == "audio_cnn":  # waveforms at the dataset's rate
+        cfg = make_cfg("pretrain", [f"backbone={option}", "task=simclr_audio"], tmp_path)
+        backbone = instantiate(cfg.backbone)
+        inputs = torch.zeros(2, 8000)
     elif option in ("mlp", "ft_transformer"):  # table rows: the column counts from the data
         cfg = make_cfg("pretrain", [f"backbone={option}", "task=scarf"], tmp_path)
         backbone = instantiate(cfg.backbone, num_numeric=3, cardinalities=[4])
@@ -89,6 +98,8 @@ def test_task_options(option: str, tmp_path: Path):
         return
     task = instantiate(cfg.task, backbone=instantiate(cfg.backbone))
     assert task.backbone.feature_dim > 0 and task.name == option
+    if option in AUDIO_TASKS:  # recordings: crops in the loader, gain and mixing on the device
+        assert cfg.modality == "audio" and instantiate(cfg.augment.views).n_views == 2
     if option in TEXT_TASKS:  # text tasks bring their corpus and tokenizer kind instead
         assert cfg.modality == "text" and cfg.data.tokenizer_kind in ("wordpiece", "bpe")
         return
@@ -150,6 +161,8 @@ def test_other_groups(group: str, tmp_path: Path):
         extra = (["task=mlm"] if name == "pretrain" else ["dataset=fortunes"]) if text else []
         if option in TABULAR_TASKS or option.endswith("_tabular"):  # needs table rows
             extra = ["task=scarf"] if name == "pretrain" else ["dataset=letter"]
+        if option in AUDIO_TASKS or option.endswith("_audio"):  # needs recordings
+            extra = ["task=simclr_audio"] if name == "pretrain" else ["dataset=asterisk"]
         cfg = make_cfg(name, [f"{group}={option}", *extra], tmp_path)
         OmegaConf.resolve(cfg)
         for node in (cfg.get("callbacks") or {}).values():

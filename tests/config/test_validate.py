@@ -136,15 +136,16 @@ def test_hydra_refuses_unknown_keys_and_options_itself(
 IMAGE_BACKBONES = {"small_cnn", "resnet18", "resnet50", "vit_tiny"}
 TEXT_BACKBONES = {"bert_small", "bert_tiny", "gpt_small"}
 TABULAR_BACKBONES = {"mlp", "ft_transformer"}
+AUDIO_BACKBONES = {"audio_cnn"}
 FITS = {"mae": {"vit_tiny"}, "mlm": {"bert_small", "bert_tiny"}, "clm": {"gpt_small"}}
-FITS |= {"scarf": TABULAR_BACKBONES, "vime": TABULAR_BACKBONES}
+FITS |= {"scarf": TABULAR_BACKBONES, "vime": TABULAR_BACKBONES, "simclr_audio": AUDIO_BACKBONES}
 
 
 @pytest.mark.parametrize("task", options("task"))
 def test_every_task_takes_the_backbones_it_can_train_and_refuses_the_others(
     task: str, tmp_path: Path
 ):
-    everything = IMAGE_BACKBONES | TEXT_BACKBONES | TABULAR_BACKBONES
+    everything = IMAGE_BACKBONES | TEXT_BACKBONES | TABULAR_BACKBONES | AUDIO_BACKBONES
     assert set(options("backbone")) == everything  # a new one: add it here
     for backbone in options("backbone"):
         overrides = [f"task={task}", f"backbone={backbone}"]
@@ -164,11 +165,13 @@ def shipped() -> list:
         "cifar10": ["dataset.source.root={tmp}"],
         "stl10": ["dataset.source.download=true"],  # a root that need not exist yet
         "table_files": ["dataset.source.path={tmp}"],
+        "audio_folder": ["dataset.source.root={tmp}"],
     }
     cases = []
     for option in options("dataset"):
         text = ["task=mlm"] if option in {"fortunes", "text_files", "hf_disk"} else []
         text = ["task=scarf"] if option in {"letter", "mlbench", "table_files"} else text
+        text = ["task=simclr_audio"] if option in {"asterisk", "audio_folder"} else text
         cases += [("pretrain", [f"dataset={option}", *text, *roots.get(option, [])])]
         cases += [("finetune", [f"dataset={option}", *roots.get(option, [])])]
     for group in ("experiment", "debug", "monitor", "hparams_search", "launcher", "trainer"):
@@ -176,6 +179,7 @@ def shipped() -> list:
             name = "finetune" if "finetune" in option or option in FINETUNE_ONLY else "pretrain"
             text = ["dataset=fortunes"] if option.endswith("_text_finetune") else []
             text = ["dataset=letter"] if option.endswith("_tabular_finetune") else text
+            text = ["dataset=asterisk"] if option.endswith("_audio_finetune") else text
             cases += [(name, [f"{group}={option}", *text])]
     cases += [(n, [f"{g}={o}"]) for n in SCHEMAS for g in ("logger", "optim") for o in options(g)]
     cases += [

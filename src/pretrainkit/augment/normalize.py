@@ -25,11 +25,19 @@ def monitor_transform(
     image_size: int | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    clip_seconds: float | None = None,
+    rate: int | None = None,
 ) -> Callable[[Any], Any]:
     """What the representation monitors read an example through: images the evaluation
-    protocol (`eval_transform`), table rows as encoded (`keep`)."""
+    protocol (`eval_transform`), table rows as encoded (`keep`), recordings their centre
+    `clip_seconds` (the backbone makes the log-mel)."""
     if modality == "tabular":
         return keep
+    if modality == "audio":
+        from pretrainkit.data.audio.views import Crops
+
+        assert clip_seconds is not None and rate is not None, "an audio dataset"
+        return Crops(1, "center").bind(max(1, round(clip_seconds * rate)))
     assert image_size is not None and mean is not None and std is not None, "an image dataset"
     return eval_transform(image_size, mean, std)
 

@@ -21,6 +21,7 @@ EXAMPLES = {
     "image": {"task": "simclr", "backbone": "small_cnn", "dataset": "digits"},
     "text": {"task": "mlm", "backbone": "bert_small", "dataset": "fortunes"},
     "tabular": {"task": "scarf", "backbone": "mlp", "dataset": "letter"},
+    "audio": {"task": "simclr_audio", "backbone": "audio_cnn", "dataset": "asterisk"},
 }
 
 
@@ -195,4 +196,4 @@ def _option(group: str, node: DictConfig) -> str:
 
 
 def _a(modality: str) -> str:
-    return f"an {modality}" if modality == "image" else f"a {modality}"
+    return f"an {modality}" if modality in ("image", "audio") else f"a {modality}"

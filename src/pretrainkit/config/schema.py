@@ -65,7 +65,7 @@ class RunConfig:
     resume: str | None
     auto_resume: bool
     optimized_metric: str | None
-    modality: Literal["image", "text", "tabular"]
+    modality: Literal["image", "text", "tabular", "audio"]
     backbone: Any
     dataset: Any
     data: Data
