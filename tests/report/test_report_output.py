@@ -247,3 +247,19 @@ def test_empty_directory_is_a_clear_error(tmp_path: Path):
         collect(tmp_path)
     with pytest.raises(SystemExit, match="pk-report: no metrics.json"):
         main([str(tmp_path)])
+
+
+def test_a_grid_of_two_lrs_is_not_called_inside():
+    from pretrainkit.report.sections import edge_sentence
+
+    def row(lrs: list[float], chosen: float) -> dict:
+        tried = [{"lr": v, "val_acc": 0.5} for v in lrs]
+        return {"method": "m", "decided": True, "lr": chosen, "tried": tried,
+                "labels": "10%", "num_labeled": 10}  # fmt: skip
+
+    two = edge_sentence([row([0.001, 0.003], 0.003)])
+    assert "fewer than three lrs" in two and "inside its grid" not in two
+    three = edge_sentence([row([0.001, 0.003, 0.01], 0.003)])
+    assert three == "Every chosen lr lies inside its grid.\n"
+    mixed = edge_sentence([row([0.001, 0.003], 0.003), row([0.001, 0.003, 0.01], 0.01)])
+    assert "1 of 2 rows" in mixed and "At the edge of the grid" in mixed

@@ -62,6 +62,18 @@ def at_grid_edge(choices: list[Row]) -> list[Row]:
 
 def edge_sentence(choices: list[Row]) -> str:
     edge = at_grid_edge(choices)
+    # a grid of one or two lrs has no inside: no chosen lr can be known to lie within it
+    small = [c for c in choices if c["decided"] and len({t["lr"] for t in c["tried"]}) < 3]
+    if small:
+        return (
+            f"{len(small)} of {len(choices)} rows tried fewer than three lrs, so whether their "
+            "best lr lies beyond the grid cannot be told; try three or more "
+            "(optim.optimizer.lr=...).\n"
+        ) + (
+            edge_sentence([c for c in choices if c not in small])
+            if len(small) < len(choices)
+            else ""
+        )
     if not edge:
         return "Every chosen lr lies inside its grid.\n"
     named = ", ".join(f"{c['method']} at {labels(c)} ({lr(c['lr'])})" for c in edge)
