@@ -115,3 +115,25 @@ def test_layer_decay_outside_its_range_is_refused_by_the_config_check(value: str
     ):
         validate(cfg, FinetuneConfig)
     validate(make_cfg("finetune", ["model.layer_decay=1"], tmp_path), FinetuneConfig)
+
+
+def test_what_a_backbone_names_in_no_weight_decay_is_not_decayed():
+    """timm's convention: a ViT's class token and positions, a tabular backbone's feature
+    embeddings, go to the group without weight decay; other matrices keep it."""
+    from pretrainkit.backbones.tabular import FTTransformer, TabularMLP
+    from pretrainkit.tasks.base import layer_decay_groups, param_groups
+
+    for backbone, exempt in [
+        (TabularMLP(num_numeric=2, cardinalities=[3, 4], hidden_dims=[8]), "embeddings."),
+        (
+            FTTransformer(num_numeric=2, cardinalities=[3], d_token=8, n_blocks=1, heads=2),
+            "model.c",
+        ),
+    ]:
+        names = {id(p): n for n, p in backbone.named_parameters()}
+        for groups in (param_groups(backbone, 0.1), layer_decay_groups(backbone, 0.1, 0.75)):
+            decayed = [names[id(p)] for g in groups if g["weight_decay"] > 0 for p in g["params"]]
+            free = [names[id(p)] for g in groups if g["weight_decay"] == 0 for p in g["params"]]
+            assert not [n for n in decayed if n.startswith(exempt)], decayed
+            assert any(n.startswith(exempt) and "weight" in n for n in free)
+            assert decayed  # the blocks' matrices still decay

@@ -128,6 +128,11 @@ class TabularMLP(Backbone):
         embedded = [e(codes[:, j]) for j, e in enumerate(self.embeddings)]  # (B, E) each
         return self.blocks(torch.cat([numeric, *embedded], dim=1))  # (B, hidden_dims[-1])
 
+    def no_weight_decay(self) -> set[str]:
+        """The categorical embeddings: a rare category's vector would decay toward zero
+        between the few steps that see it."""
+        return {"embeddings"}
+
     def layers(self) -> Layers:
         return layers_around(self, list(self.blocks))
 
@@ -223,6 +228,10 @@ class FTTransformer(Backbone):
             codes if self.model.cat_embeddings is not None else None,
         )  # (B, d_token)
         return F.relu(self.norm(cls))
+
+    def no_weight_decay(self) -> set[str]:
+        """The feature tokenizer and [CLS] token: the paper decays neither (nor norms, biases)."""
+        return {"model.cls_embedding", "model.cont_embeddings", "model.cat_embeddings"}
 
     def layers(self) -> Layers:
         """Tokenizer and [CLS] at 0, block i at i + 1, the final norm at n_blocks + 1."""

@@ -24,8 +24,26 @@ WeightDecay = Annotated[float, Range(ge=0)]  # a Range is checked before any wor
 def param_groups(
     module: nn.Module, weight_decay: float, lr_scale: float = 1.0
 ) -> list[dict[str, Any]]:
-    """Split parameters so biases and norm weights (1-D) get no weight decay."""
-    return _split(list(module.parameters()), weight_decay, lr_scale)
+    """Split parameters so biases and norm weights (1-D), and whatever a submodule names in
+    its `no_weight_decay()`, get no weight decay."""
+    return _split(list(module.parameters()), weight_decay, lr_scale, exempt_from_decay(module))
+
+
+def exempt_from_decay(module: nn.Module) -> set[int]:
+    """The ids of the parameters a submodule of `module` names in its `no_weight_decay()`
+    (timm's convention: names relative to that submodule, a name also covering what lies
+    under it): a ViT's position embeddings and class token, a tabular backbone's feature
+    embeddings (Gorishniy et al., 2021, decay neither tokenizer nor norms nor biases)."""
+    ids: set[int] = set()
+    for _, sub in module.named_modules():
+        names = getattr(sub, "no_weight_decay", None)
+        if not callable(names):
+            continue
+        wanted = set(names())
+        for name, param in sub.named_parameters():
+            if name in wanted or any(name.startswith(f"{w}.") for w in wanted):
+                ids.add(id(param))
+    return ids
 
 
 def layer_decay_groups(
@@ -40,22 +58,24 @@ def layer_decay_groups(
     if layers is None:
         raise BadValueError(f"{type(backbone).__name__} cannot say which layer a parameter is in.")
     named = list(backbone.named_parameters())
+    exempt = exempt_from_decay(backbone)
     groups = []
     for depth in sorted(set(layers.depth.values())):
         params = [p for name, p in named if layers.depth[name] == depth]
         scale = lr_scale * decay ** (layers.blocks + 1 - depth)
-        groups += _split(params, weight_decay, scale)
+        groups += _split(params, weight_decay, scale, exempt)
     return groups
 
 
 def _split(
-    params: list[nn.Parameter], weight_decay: float, lr_scale: float
+    params: list[nn.Parameter], weight_decay: float, lr_scale: float, exempt: set[int] = frozenset()
 ) -> list[dict[str, Any]]:
     """The trainable ones of `params` in two groups: with weight decay (matrices, kernels) and
-    without (biases and norm weights, 1-D); empty groups dropped."""
+    without (biases and norm weights, 1-D, and those in `exempt`); empty groups dropped."""
     params = [p for p in params if p.requires_grad]
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
+    free = [p.ndim <= 1 or id(p) in exempt for p in params]
+    decay = [p for p, f in zip(params, free, strict=True) if not f]
+    no_decay = [p for p, f in zip(params, free, strict=True) if f]
     groups = [
         {"params": decay, "weight_decay": weight_decay, "lr_scale": lr_scale},
         {"params": no_decay, "weight_decay": 0.0, "lr_scale": lr_scale},
