@@ -51,3 +51,21 @@ def test_missing_export_names_the_fix(tmp_path: Path):
         load_backbone(tmp_path, None)
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_backbone(tmp_path / "nope", None)
+
+
+def test_the_saved_backbone_is_told_from_its_weights_for_every_kind():
+    """A bare weights file's kind, named in the refusal when it is loaded into another."""
+    from pretrainkit.backbones.audio import AudioCNN
+    from pretrainkit.backbones.cnn import SmallCNN
+    from pretrainkit.backbones.tabular import FTTransformer, TabularMLP
+    from pretrainkit.run.export import saved_backbone
+
+    cases = [
+        (SmallCNN(), "small_cnn"),
+        (AudioCNN(sample_rate=8000, widths=[8]), "audio_cnn"),
+        (TabularMLP(num_numeric=2, cardinalities=[3], hidden_dims=[8]), "mlp"),
+        (TabularMLP(num_numeric=2, cardinalities=[], hidden_dims=[8]), "mlp"),
+        (FTTransformer(num_numeric=2, cardinalities=[3], d_token=8, n_blocks=1, heads=2), "ft_transformer"),
+    ]  # fmt: skip
+    for backbone, name in cases:
+        assert saved_backbone(backbone.state_dict()) == name, type(backbone).__name__

@@ -104,6 +104,12 @@ def saved_backbone(state: dict[str, Any]) -> str | None:
         return {128: "bert_tiny", 256: "bert_small"}.get(int(embedded.shape[1]))
     if "model.wte.weight" in keys:
         return "gpt_small"
+    if any(k.startswith("cnn.features.") for k in keys):
+        return "audio_cnn"
+    if "model.cls_embedding.weight" in keys:
+        return "ft_transformer"
+    if any(k.startswith("blocks.0.") for k in keys):
+        return "mlp"
     return None
 
 
