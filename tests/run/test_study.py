@@ -152,6 +152,7 @@ def test_study_under_the_joblib_launcher_pretrains_once(tmp_path: Path):
     sweep = tmp_path / "study"
     run_cli(
         "pk-finetune", "-m", *TINY, "label_fraction=0.1", "launcher=joblib",
+        "finetune_mode=linear,finetune", "optim.optimizer.lr=0.01",  # 2 tasks x 2 modes
         f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert len(list((sweep / "pretrain").glob("simclr-*/backbone.safetensors"))) == 1
