@@ -97,6 +97,24 @@ class ResumableLoaders(L.LightningDataModule):
             self._resume_at = (state_dict["epoch"], state_dict["batches"])
 
 
+class PoolLoaders(ResumableLoaders):
+    """The loaders of a pretraining module whose `setup` makes `train_set` and `val_set` (None
+    without a hold-out): full batches only in training (gathered losses need equal batches on
+    every rank). Shared by the tabular and audio modules."""
+
+    train_set: Any = None
+    val_set: Any = None
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "call setup() first"
+        return self.make_loader(self.train_set, train=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return self.make_loader(self.val_set, train=False, drop_last=False)
+
+
 class LabeledLoaders(ResumableLoaders):
     """The loaders of a fine-tuning data module whose `setup` makes `train_set`, `val_set` and
     `test_set` (shared by the image and text modules)."""

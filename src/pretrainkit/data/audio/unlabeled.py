@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from pretrainkit.data.audio.sources import AudioSource
 from pretrainkit.data.audio.views import Crops
 from pretrainkit.data.image.monitor import MonitorSet
-from pretrainkit.data.loader import ResumableLoaders
+from pretrainkit.data.loader import PoolLoaders
 from pretrainkit.data.splits import stratified_split
 from pretrainkit.data.transformed import Transformed
 from pretrainkit.errors import BadValueError
@@ -24,7 +23,7 @@ def clip_samples(clip_seconds: float, rate: int) -> int:
     return max(1, round(clip_seconds * rate))
 
 
-class UnlabeledAudioDataModule(ResumableLoaders):
+class UnlabeledAudioDataModule(PoolLoaders):
     """Recordings for an audio pretext task: the source's unlabeled clips (never a test
     speaker's), less a `val_fraction` hold-out for `val/*`; each clip becomes the task's views
     (`transform`: crops of `clip_seconds`), and `device_transform` (gain and mixing) runs on
@@ -76,15 +75,6 @@ class UnlabeledAudioDataModule(ResumableLoaders):
         self.val_set = (
             Transformed(pool, self.transform, val_idx, with_target=False) if len(val_idx) else None
         )
-
-    def train_dataloader(self) -> DataLoader:
-        assert self.train_set is not None, "call setup() first"
-        return self.make_loader(self.train_set, train=True, drop_last=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        if self.val_set is None:
-            return []
-        return self.make_loader(self.val_set, train=False, drop_last=False)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if self.device_transform is None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from torch.utils.data import DataLoader
 
 from pretrainkit.data.image.monitor import MonitorSet
-from pretrainkit.data.loader import ResumableLoaders
+from pretrainkit.data.loader import PoolLoaders
 from pretrainkit.data.splits import stratified_split
 from pretrainkit.data.tabular.corrupt import MarginalCorruption
 from pretrainkit.data.tabular.sources import TabularSource
@@ -16,7 +15,7 @@ from pretrainkit.data.transformed import Transformed
 from pretrainkit.errors import BadValueError
 
 
-class UnlabeledTableDataModule(ResumableLoaders):
+class UnlabeledTableDataModule(PoolLoaders):
     """Rows for a tabular pretext task: every training row of the source (never a test row),
     less a `val_fraction` hold-out for `val/*`; a batch is `{"x", "corrupted", "mask"}`
     (`MarginalCorruption`, drawing from the training rows).
@@ -72,12 +71,3 @@ class UnlabeledTableDataModule(ResumableLoaders):
         self.val_set = (
             Transformed(pool, self.transform, val_idx, with_target=False) if len(val_idx) else None
         )
-
-    def train_dataloader(self) -> DataLoader:
-        assert self.train_set is not None, "call setup() first"
-        return self.make_loader(self.train_set, train=True, drop_last=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        if self.val_set is None:
-            return []
-        return self.make_loader(self.val_set, train=False, drop_last=False)
