@@ -41,7 +41,7 @@ TEXT_TASKS = {"mlm", "clm"}
 TABULAR_DATASETS = {"letter", "mlbench", "table_files"}
 TABULAR_TASKS = {"scarf", "vime"}
 AUDIO_DATASETS = {"asterisk", "audio_folder"}
-AUDIO_TASKS = {"simclr_audio"}
+AUDIO_TASKS = {"simclr_audio", "audio_mae"}
 FINETUNE_ONLY = {"label_efficiency", "finetune_optuna"}  # experiments for pk-finetune
 
 

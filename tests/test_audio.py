@@ -1,13 +1,17 @@
 """Speech end to end, as a user runs it: `make demo-audio`'s configs in miniature through the
-console scripts; SimCLR's loss falls on real prompts; a backbone of another rate is refused."""
+console scripts; SimCLR's loss falls on real prompts; Audio-MAE's spectrogram ViT pretrained and
+fine-tuned; a backbone of another rate or clip length is refused."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from helpers import logged, make_cfg, run_cli
 
+from pretrainkit.errors import BadValueError
+from pretrainkit.finetune import finetune
 from pretrainkit.pretrain import pretrain
 
 
@@ -52,3 +56,27 @@ def test_console_scripts_pretrain_then_finetune_on_other_speakers(
     )  # fmt: skip
     assert out.returncode == 2 and "the backbone reads 8000 Hz audio" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_audio_mae_pretrains_a_spectrogram_vit_that_fine_tunes(asterisk_root: str, tmp_path: Path):
+    pre = tmp_path / "pre"
+    small = ["data.clip_seconds=0.5", "logger=none"]
+    pretrain(
+        make_cfg(
+            "pretrain",
+            [
+                "task=audio_mae",
+                "backbone.model_kwargs.depth=1",
+                "data.batch_size=16",
+                "monitor=none",
+                *small,
+            ],
+            pre,
+        )
+    )
+    assert (pre / "backbone.safetensors").is_file()
+    tune = ["dataset=asterisk", f"pretrained={pre}", "finetune_mode=finetune", "labels_per_class=4"]
+    metrics = finetune(make_cfg("finetune", [*tune, *small], tmp_path / "ft"))
+    assert metrics["method"] == "audio_mae-finetune" and 0 <= metrics["test/acc"] <= 1
+    with pytest.raises(BadValueError, match="reads 0.5 s clips but data.clip_seconds=1.0"):
+        finetune(make_cfg("finetune", [*tune, "data.clip_seconds=1.0"], tmp_path / "bad"))

@@ -103,6 +103,12 @@ def check_input_shape(backbone: Any, cfg: DictConfig, datamodule: Any) -> None:
                 f"the backbone reads {rate} Hz audio but dataset={cfg.dataset.name} is read at "
                 f"dataset.rate={cfg.dataset.rate}; set dataset.rate={rate} (files are resampled)."
             )
+        seconds = backbone.spec.get("clip_seconds")  # a spectrogram ViT's positions are per clip
+        if seconds is not None and seconds != cfg.data.clip_seconds:
+            raise BadValueError(
+                f"the backbone reads {seconds} s clips but data.clip_seconds="
+                f"{cfg.data.clip_seconds}; set data.clip_seconds={seconds}."
+            )
         return
     shape = (2, cfg.dataset.in_chans, cfg.dataset.image_size, cfg.dataset.image_size)
     was_training = backbone.training

@@ -70,9 +70,9 @@ def test_backbone_options(option: str, tmp_path: Path):
             "input_ids": torch.arange(32).view(2, 16),
             "attention_mask": torch.ones(2, 16, dtype=torch.long),
         }
-    elif option == "audio_cnn":  # waveforms at the dataset's rate
-        cfg = make_cfg("pretrain", [f"backbone={option}", "task=simclr_audio"], tmp_path)
-        backbone = instantiate(cfg.backbone)
+    elif option in ("audio_cnn", "audio_vit"):  # waveforms at the dataset's rate, 1 s clips
+        overrides = [f"backbone={option}", "task=simclr_audio", "data.clip_seconds=1.0"]
+        backbone = instantiate(make_cfg("pretrain", overrides, tmp_path).backbone)
         inputs = torch.zeros(2, 8000)
     elif option in ("mlp", "ft_transformer"):  # table rows: the column counts from the data
         cfg = make_cfg("pretrain", [f"backbone={option}", "task=scarf"], tmp_path)
@@ -99,7 +99,8 @@ def test_task_options(option: str, tmp_path: Path):
     task = instantiate(cfg.task, backbone=instantiate(cfg.backbone))
     assert task.backbone.feature_dim > 0 and task.name == option
     if option in AUDIO_TASKS:  # recordings: crops in the loader, gain and mixing on the device
-        assert cfg.modality == "audio" and instantiate(cfg.augment.views).n_views == 2
+        views = 2 if option == "simclr_audio" else 1  # audio_mae: one crop, masked
+        assert cfg.modality == "audio" and instantiate(cfg.augment.views).n_views == views
     if option in TEXT_TASKS:  # text tasks bring their corpus and tokenizer kind instead
         assert cfg.modality == "text" and cfg.data.tokenizer_kind in ("wordpiece", "bpe")
         return

@@ -136,9 +136,10 @@ def test_hydra_refuses_unknown_keys_and_options_itself(
 IMAGE_BACKBONES = {"small_cnn", "resnet18", "resnet50", "vit_tiny"}
 TEXT_BACKBONES = {"bert_small", "bert_tiny", "gpt_small"}
 TABULAR_BACKBONES = {"mlp", "ft_transformer"}
-AUDIO_BACKBONES = {"audio_cnn"}
+AUDIO_BACKBONES = {"audio_cnn", "audio_vit"}
 FITS = {"mae": {"vit_tiny"}, "mlm": {"bert_small", "bert_tiny"}, "clm": {"gpt_small"}}
 FITS |= {"scarf": TABULAR_BACKBONES, "vime": TABULAR_BACKBONES, "simclr_audio": AUDIO_BACKBONES}
+FITS["audio_mae"] = {"audio_vit"}
 
 
 @pytest.mark.parametrize("task", options("task"))

@@ -56,6 +56,7 @@ def test_missing_export_names_the_fix(tmp_path: Path):
 def test_the_saved_backbone_is_told_from_its_weights_for_every_kind():
     """A bare weights file's kind, named in the refusal when it is loaded into another."""
     from pretrainkit.backbones.audio import AudioCNN
+    from pretrainkit.backbones.audio_vit import AudioViT
     from pretrainkit.backbones.cnn import SmallCNN
     from pretrainkit.backbones.tabular import FTTransformer, TabularMLP
     from pretrainkit.run.export import saved_backbone
@@ -63,6 +64,7 @@ def test_the_saved_backbone_is_told_from_its_weights_for_every_kind():
     cases = [
         (SmallCNN(), "small_cnn"),
         (AudioCNN(sample_rate=8000, widths=[8]), "audio_cnn"),
+        (AudioViT(sample_rate=8000, clip_seconds=0.5, model_kwargs={"depth": 1}), "audio_vit"),
         (TabularMLP(num_numeric=2, cardinalities=[3], hidden_dims=[8]), "mlp"),
         (TabularMLP(num_numeric=2, cardinalities=[], hidden_dims=[8]), "mlp"),
         (FTTransformer(num_numeric=2, cardinalities=[3], d_token=8, n_blocks=1, heads=2), "ft_transformer"),

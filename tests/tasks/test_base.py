@@ -33,7 +33,7 @@ TERMS = {
     "mae": [],
 }
 TWO_VIEWS = {"simclr", "byol", "barlow", "vicreg"}
-TABULAR = {"scarf", "vime", "simclr_audio"}  # tables' and recordings' (their own test files)
+TABULAR = {"scarf", "vime", "simclr_audio", "audio_mae"}  # tables', recordings' (own test files)
 
 
 def task_class(task: str) -> type:

@@ -1,9 +1,10 @@
-"""A log-mel CNN for recordings: raw waveforms in, SpecAugment while training, features out.
+"""Backbones for recordings: raw waveforms in, SpecAugment while training, features out.
 
 The loader hands over float waveforms (B, samples) at the dataset's rate; everything after that
-runs here, on the batch's device: the log-mel spectrogram (`pretrainkit.data.audio.logmel`),
-SpecAugment's frequency and time masks (training mode only), a normalisation of the input, and
-`SmallCNN` on the (B, 1, n_mels, frames) result.
+runs on the batch's device: the log-mel spectrogram (`pretrainkit.data.audio.logmel`),
+SpecAugment's frequency and time masks (training mode only) and a normalisation of the input
+(`SpectrogramBackbone`), then a network on the (B, 1, n_mels, frames) result: `SmallCNN` here
+(`AudioCNN`), a ViT over spectrogram patches in `audio_vit`.
 """
 
 from __future__ import annotations
@@ -85,11 +86,12 @@ def spec_augment(
     return torch.where(masked, spec.mean(dim=(1, 2, 3), keepdim=True), spec)
 
 
-class AudioCNN(Backbone):
-    """Waveforms (B, samples) at `sample_rate` -> features (B, widths[-1]).
+class SpectrogramBackbone(Backbone):
+    """What every recording backbone here does before its network: waveforms (B, samples) at
+    `sample_rate` -> normalised log-mel spectrograms (B, 1, n_mels, frames), `spectrogram`.
 
-    1. Log-mel (`LogMel`): a 25 ms Hann window every 10 ms, `n_mels` Slaney mel bands from
-       `f_min` to `f_max` (None: Nyquist), BYOL-A's and Audio-MAE's front end.
+    1. Log-mel (`LogMel`): a `win_ms` Hann window every `hop_ms`, `n_mels` Slaney mel bands
+       from `f_min` to `f_max` (None: Nyquist), BYOL-A's and Audio-MAE's front end.
     2. In training mode only, SpecAugment (Park et al., 2019, without time warping): per
        example, `freq_masks` bands of up to `freq_mask_width` mel rows and `time_masks` spans of
        up to `time_mask_fraction` of the frames set to the example's mean (`spec_augment`).
@@ -100,12 +102,75 @@ class AudioCNN(Backbone):
        running averages play the part of BYOL-A's Pre-Normalization with the dataset's mean and
        std, as Audio-MAE (Huang et al., 2022) and AST normalise with dataset statistics. Unlike
        a per-example normalisation it keeps a clip's loudness and the spread of its levels.
-       No affine: the first convolution's weights already scale it.
-    4. `SmallCNN(in_chans=1, widths)`: Conv-BN-ReLU stages and global average pooling, which
-       takes any (n_mels, frames).
+       No affine: the network's first layer already scales it.
+
+    Subclasses pass their own arguments on in `spec` and build their network after this.
     """
 
     modality = "audio"
+
+    def __init__(
+        self,
+        sample_rate: int,
+        n_mels: int,
+        win_ms: float,
+        hop_ms: float,
+        f_min: float,
+        f_max: float | None,
+        freq_masks: int,
+        freq_mask_width: int,
+        time_masks: int,
+        time_mask_fraction: float,
+        **spec: object,
+    ) -> None:
+        for name, value in {
+            "freq_masks": freq_masks,
+            "freq_mask_width": freq_mask_width,
+            "time_masks": time_masks,
+        }.items():
+            _require(value >= 0, f"backbone.{name}={value} must be >= 0")
+        _require(
+            0 <= time_mask_fraction <= 1,
+            f"backbone.time_mask_fraction={time_mask_fraction} is outside [0, 1]",
+        )
+        super().__init__(
+            sample_rate=sample_rate,
+            n_mels=n_mels,
+            win_ms=win_ms,
+            hop_ms=hop_ms,
+            f_min=f_min,
+            f_max=f_max,
+            freq_masks=freq_masks,
+            freq_mask_width=freq_mask_width,
+            time_masks=time_masks,
+            time_mask_fraction=time_mask_fraction,
+            **spec,
+        )
+        # LogMel checks the rate, window, band edges and mel count itself (BadValueError)
+        self.logmel = LogMel(sample_rate, n_mels, win_ms, hop_ms, f_min=f_min, f_max=f_max)
+        self.masks = (freq_masks, freq_mask_width, time_masks, time_mask_fraction)
+        self.norm = nn.BatchNorm2d(1, affine=False)
+
+    def spectrogram(self, waveforms: torch.Tensor, augment: bool | None = None) -> torch.Tensor:
+        """(B, samples) -> the (B, 1, n_mels, frames) the network reads: log-mel, SpecAugment's
+        masks (`augment`; None: in training mode), normalised."""
+        if waveforms.ndim != 2 or not waveforms.is_floating_point():
+            raise BadValueError(
+                f"the audio backbone reads float waveforms of shape (batch, samples), got a "
+                f"{waveforms.dtype} tensor of shape {tuple(waveforms.shape)}"
+            )
+        spec = self.logmel(waveforms)
+        augment = self.training if augment is None else augment
+        if augment and (self.masks[0] or self.masks[2]):
+            spec = spec_augment(spec, *self.masks)
+        return self.norm(spec)
+
+
+class AudioCNN(SpectrogramBackbone):
+    """Waveforms (B, samples) at `sample_rate` -> features (B, widths[-1]): the log-mel,
+    SpecAugment and normalisation of `SpectrogramBackbone`, then `SmallCNN(in_chans=1,
+    widths)`: Conv-BN-ReLU stages and global average pooling, which takes any (n_mels, frames).
+    """
 
     def __init__(
         self,
@@ -125,48 +190,21 @@ class AudioCNN(Backbone):
         _require(bool(widths), "backbone.widths=[] needs at least one width")
         for i, w in enumerate(widths):
             _require(w >= 1, f"backbone.widths[{i}]={w} must be >= 1")
-        for name, value in {
-            "freq_masks": freq_masks,
-            "freq_mask_width": freq_mask_width,
-            "time_masks": time_masks,
-        }.items():
-            _require(value >= 0, f"backbone.{name}={value} must be >= 0")
-        _require(
-            0 <= time_mask_fraction <= 1,
-            f"backbone.time_mask_fraction={time_mask_fraction} is outside [0, 1]",
-        )
         super().__init__(
-            sample_rate=sample_rate,
-            n_mels=n_mels,
-            win_ms=win_ms,
-            hop_ms=hop_ms,
-            f_min=f_min,
-            f_max=f_max,
+            sample_rate,
+            n_mels,
+            win_ms,
+            hop_ms,
+            f_min,
+            f_max,
+            freq_masks,
+            freq_mask_width,
+            time_masks,
+            time_mask_fraction,
             widths=widths,
-            freq_masks=freq_masks,
-            freq_mask_width=freq_mask_width,
-            time_masks=time_masks,
-            time_mask_fraction=time_mask_fraction,
         )
-        # LogMel checks the rate, window, band edges and mel count itself (BadValueError)
-        self.logmel = LogMel(sample_rate, n_mels, win_ms, hop_ms, f_min=f_min, f_max=f_max)
-        self.masks = (freq_masks, freq_mask_width, time_masks, time_mask_fraction)
-        self.norm = nn.BatchNorm2d(1, affine=False)
         self.cnn = SmallCNN(in_chans=1, widths=widths)
         self.feature_dim = self.cnn.feature_dim
-
-    def spectrogram(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """(B, samples) -> the (B, 1, n_mels, frames) the CNN reads: log-mel, masked in training
-        mode, normalised."""
-        if waveforms.ndim != 2 or not waveforms.is_floating_point():
-            raise BadValueError(
-                f"the audio backbone reads float waveforms of shape (batch, samples), got a "
-                f"{waveforms.dtype} tensor of shape {tuple(waveforms.shape)}"
-            )
-        spec = self.logmel(waveforms)
-        if self.training and (self.masks[0] or self.masks[2]):
-            spec = spec_augment(spec, *self.masks)
-        return self.norm(spec)
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.cnn(self.spectrogram(waveforms))  # (B, widths[-1])

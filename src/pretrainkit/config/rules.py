@@ -149,12 +149,17 @@ def check_baseline(cfg: DictConfig) -> None:
 
 
 def check_architecture(task: Any, backbone: DictConfig, name: str) -> None:
-    """MAE masks a ViT's patches; a language-model task needs a model type its head exists for
-    (GPT-2 has no masked-LM head), and next-token prediction a causal one (BERT would see the
+    """MAE masks a ViT's patches (Audio-MAE a spectrogram ViT's); a language-model task needs a
+    model type its head exists for (GPT-2 has no masked-LM head), and next-token prediction a causal one (BERT would see the
     token it predicts)."""
     if task.name == "mae" and not _is_vit(backbone):
         raise ConfigError(
             f"task=mae masks the patches of a ViT, but {name} is not one; use backbone=vit_tiny"
+        )
+    if task.name == "audio_mae" and not backbone._target_.endswith(".AudioViT"):
+        raise ConfigError(
+            f"task=audio_mae masks spectrogram patches of a ViT, but {name} is not one; use "
+            "backbone=audio_vit"
         )
     model_type = (backbone.get("config") or {}).get("model_type")
     if getattr(task, "auto_class", None) is None or model_type is None or backbone.get("init_from"):

@@ -98,8 +98,8 @@ def saved_backbone(state: dict[str, Any]) -> str | None:
         return "small_cnn"
     if "model.layer1.0.conv1.weight" in keys:
         return "resnet50" if "model.layer1.0.conv3.weight" in keys else "resnet18"
-    if "model.patch_embed.proj.weight" in keys:
-        return "vit_tiny"
+    if "model.patch_embed.proj.weight" in keys:  # the audio ViT's input norm has statistics
+        return "audio_vit" if "norm.running_mean" in keys else "vit_tiny"
     if (embedded := state.get("model.embeddings.word_embeddings.weight")) is not None:
         return {128: "bert_tiny", 256: "bert_small"}.get(int(embedded.shape[1]))
     if "model.wte.weight" in keys:

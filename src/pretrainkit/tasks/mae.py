@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import torch
@@ -57,7 +56,9 @@ def random_masking(
     return shuffle[:, :num_keep], mask.gather(1, restore), restore
 
 
-def vision_transformer(backbone: Backbone) -> VisionTransformer:
+def vision_transformer(
+    backbone: Backbone, task: str = "mae", fix: str = "backbone=vit_tiny"
+) -> VisionTransformer:
     """The timm ViT inside `backbone`, or a ValueError that says how to get one."""
     model = getattr(backbone, "model", None)
     if not isinstance(model, VisionTransformer) or model.pos_embed is None:
@@ -65,20 +66,20 @@ def vision_transformer(backbone: Backbone) -> VisionTransformer:
         if "name" in backbone.spec:
             name += f"({backbone.spec['name']})"
         raise BadValueError(
-            f"task=mae masks the patches of a ViT, but the backbone is {name}. "
-            "Use backbone=vit_tiny."
+            f"task={task} masks the patches of a ViT, but the backbone is {name}. Use {fix}."
         )
     return model
 
 
 class MAEDecoder(nn.Module):
     """A light transformer decoder: encoded visible tokens plus mask tokens, in grid order with
-    fixed sin-cos positions, through a few blocks to the pixels of every patch."""
+    fixed sin-cos positions on the (rows, columns) `grid`, through a few blocks to the pixels
+    of every patch."""
 
     def __init__(
         self,
         encoder_dim: int,
-        num_patches: int,
+        grid: tuple[int, int],
         patch_dim: int,
         num_prefix: int = 1,
         dim: int = 128,
@@ -86,7 +87,6 @@ class MAEDecoder(nn.Module):
         num_heads: int = 4,
     ) -> None:
         super().__init__()
-        grid = math.isqrt(num_patches)
         self.num_prefix = num_prefix
         self.embed = nn.Linear(encoder_dim, dim)
         self.mask_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
@@ -126,6 +126,7 @@ class MAE(PretextTask):
     """
 
     name = "mae"
+    backbone_hint = "backbone=vit_tiny"  # named when the backbone is not a ViT
 
     def __init__(
         self,
@@ -140,7 +141,7 @@ class MAE(PretextTask):
         weight_decay: WeightDecay = 0.05,
     ) -> None:
         super().__init__(backbone, optimizer, scheduler, weight_decay)
-        vit = vision_transformer(backbone)
+        vit = vision_transformer(backbone, self.name, self.backbone_hint)
         self.patch_size = vit.patch_embed.patch_size[0]
         self.num_patches = vit.patch_embed.num_patches
         self.num_keep = num_visible(self.num_patches, mask_ratio)
@@ -149,7 +150,7 @@ class MAE(PretextTask):
         patch_dim = self.patch_size**2 * vit.patch_embed.proj.in_channels
         self.decoder = MAEDecoder(
             vit.embed_dim,
-            self.num_patches,
+            tuple(vit.patch_embed.grid_size),
             patch_dim,
             vit.num_prefix_tokens,
             decoder_dim,
@@ -172,7 +173,12 @@ class MAE(PretextTask):
             target = normalize_patches(target)
         return masked_mse(pred, target, mask)
 
-    def step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+    def images(self, batch: torch.Tensor) -> torch.Tensor:
+        """What the ViT reads and the loss reconstructs: an image batch as it comes."""
+        return batch
+
+    def step(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
+        x = self.images(batch)  # (B, C, H, W)
         pred, mask = self(x)
         loss = self.loss(x, pred, mask)
         self.log_terms(stage, len(x), loss)
