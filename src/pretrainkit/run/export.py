@@ -19,7 +19,8 @@ from pretrainkit.run.io import atomic_write, sha256
 
 
 def save_backbone(backbone: Backbone, dirpath: Path, metadata: dict[str, Any]) -> list[Path]:
-    """Write `backbone.safetensors` and `backbone.yaml` into `dirpath`; return both paths."""
+    """Write `backbone.safetensors` and `backbone.yaml` into `dirpath`, and for a timm backbone
+    also `timm/` as timm saves models (`run.timm_export`); return the files written."""
     dirpath.mkdir(parents=True, exist_ok=True)
     weights, spec = dirpath / WEIGHTS, dirpath / SPEC
     state = {k: v.detach().cpu().contiguous().clone() for k, v in backbone.state_dict().items()}
@@ -31,6 +32,12 @@ def save_backbone(backbone: Backbone, dirpath: Path, metadata: dict[str, Any]) -
         **metadata,
     }
     atomic_write(spec, lambda tmp: Path(tmp).write_text(yaml.safe_dump(info, sort_keys=False)))
+    from pretrainkit.backbones.timm import TimmBackbone  # timm loads only for its backbones
+
+    if isinstance(backbone, TimmBackbone):
+        from pretrainkit.run.timm_export import save_for_timm
+
+        return [weights, spec, *save_for_timm(backbone, dirpath, metadata)]
     return [weights, spec]
 
 
