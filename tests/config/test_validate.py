@@ -139,6 +139,7 @@ TABULAR_BACKBONES = {"mlp", "ft_transformer"}
 AUDIO_BACKBONES = {"audio_cnn", "audio_vit"}
 FITS = {"mae": {"vit_tiny"}, "mlm": {"bert_small", "bert_tiny"}, "clm": {"gpt_small"}}
 FITS |= {"scarf": TABULAR_BACKBONES, "vime": TABULAR_BACKBONES, "simclr_audio": AUDIO_BACKBONES}
+FITS["ijepa"] = {"vit_tiny"}
 FITS["audio_mae"] = {"audio_vit"}
 
 

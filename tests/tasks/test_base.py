@@ -31,6 +31,7 @@ TERMS = {
     "rotation": ["rot_acc"],
     "denoising_ae": [],
     "mae": [],
+    "ijepa": [],
 }
 TWO_VIEWS = {"simclr", "byol", "barlow", "vicreg"}
 TABULAR = {"scarf", "vime", "simclr_audio", "audio_mae"}  # tables', recordings' (own test files)

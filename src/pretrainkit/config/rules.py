@@ -152,9 +152,10 @@ def check_architecture(task: Any, backbone: DictConfig, name: str) -> None:
     """MAE masks a ViT's patches (Audio-MAE a spectrogram ViT's); a language-model task needs a
     model type its head exists for (GPT-2 has no masked-LM head), and next-token prediction a causal one (BERT would see the
     token it predicts)."""
-    if task.name == "mae" and not _is_vit(backbone):
+    if task.name in ("mae", "ijepa") and not _is_vit(backbone):
         raise ConfigError(
-            f"task=mae masks the patches of a ViT, but {name} is not one; use backbone=vit_tiny"
+            f"task={task.name} masks the patches of a ViT, but {name} is not one; use "
+            "backbone=vit_tiny"
         )
     if task.name == "audio_mae" and not backbone._target_.endswith(".AudioViT"):
         raise ConfigError(
