@@ -18,7 +18,7 @@ BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
 COMMANDS = [
     line.split("#")[0].strip() for block in BLOCKS for line in block.splitlines() if line.strip()
 ]
-PK = [c for c in COMMANDS if c.startswith(("pk-pretrain", "pk-finetune"))]
+PK = [c for c in COMMANDS if c.startswith(("pk-pretrain", "pk-finetune", "pk-eval"))]
 
 
 def first_of_sweeps(args: list[str]) -> list[str]:
@@ -42,6 +42,10 @@ def test_readme_shows_the_quickstart_and_some_commands():
 def test_readme_pk_command_composes(command: str, tmp_path: Path):
     program, *args = command.split()
     args = [a for a in args if a not in ("-m", "--cfg", "job")]
+    if program == "pk-eval":  # its first argument is the backbone
+        from pretrainkit.eval import positional
+
+        args = positional(args)
     cfg = make_cfg(program.removeprefix("pk-"), first_of_sweeps(args), tmp_path, shrink=False)
     OmegaConf.resolve(cfg)
     instantiate(cfg.data)
@@ -64,6 +68,7 @@ def test_other_readme_commands_are_known():
         "pk-pretrain",
         "pk-finetune",
         "pk-report",
+        "pk-eval",
         "wandb ",
         ".venv/bin/python ",
         "bash ",

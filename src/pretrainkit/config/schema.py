@@ -97,3 +97,37 @@ class FinetuneConfig(RunConfig):
     study: Study
     model: Any
     baseline: Any  # a classical baseline's `_target_` node (absent: none)
+
+
+@dataclass
+class Eval:
+    """`eval` in eval.yaml: the protocols (`_target_` nodes, or null to skip one) and shots."""
+
+    knn: Any
+    linear: Any
+    shots: list[int]
+    shot_seeds: list[int]
+    cache_dir: str | None
+    device: Literal["auto", "cpu", "cuda"]
+
+
+@dataclass
+class EvalConfig:
+    """conf/eval.yaml: pk-eval's keys (no trainer or optimiser: the probes train on cached
+    features)."""
+
+    task_name: str
+    seed: int
+    verbose: bool
+    optimized_metric: str | None
+    modality: Literal["image", "text", "tabular", "audio"]
+    pretrained: str
+    backbone: Any
+    dataset: Any
+    data: Data
+    augment: Any
+    logger: Any
+    paths: Any
+    label_fraction: Annotated[float, Range(gt=0, le=1, example="0.1 (or labels_per_class=10)")]
+    labels_per_class: Annotated[int, Range(ge=1, example="10")] | None
+    eval: Eval

@@ -8,6 +8,7 @@ Imports nothing, so pk-report can read runs without importing torch or Hydra.
       hpc_ckpt_<n>.ckpt                     Lightning's checkpoint before a SLURM requeue
       backbone.safetensors, backbone.yaml   a pretraining's exported backbone
       metrics.json                          a fine-tune's results
+      eval.json, eval.md                    pk-eval's results: its table as JSON and markdown
       history.json                          a pretraining's per-epoch curve (loss, k-NN, ...)
       error.json                            why a job of a multirun failed
       lp_stage/                             LP-FT's probe stage (its Trainer's root dir)
@@ -35,6 +36,8 @@ HPC_CKPT_GLOB = "hpc_ckpt_*.ckpt"
 WEIGHTS = "backbone.safetensors"
 SPEC = "backbone.yaml"  # how to rebuild WEIGHTS' backbone, and what it was trained on
 METRICS = "metrics.json"
+EVAL_RESULTS = "eval.json"  # pk-eval: every protocol's chosen settings and accuracies
+EVAL_TABLE = "eval.md"  # pk-eval: the same as a markdown table
 HISTORY = "history.json"  # a pretraining's per-epoch metrics and its minutes
 ERROR = "error.json"
 LP_STAGE = "lp_stage"
