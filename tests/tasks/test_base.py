@@ -19,21 +19,25 @@ from pretrainkit.tasks.language_model import LanguageModel
 TASKS = sorted(p.stem for p in (Path(config_dir()) / "task").glob("*.yaml"))
 SMALL = {  # narrower heads: the same code, less time building them
     "byol": ["task.proj_hidden_dim=64", "task.pred_hidden_dim=64"],
+    "mocov3": ["task.proj_hidden_dim=64", "task.pred_hidden_dim=64"],
     "barlow": ["task.projector_dim=64"],
     "vicreg": ["task.expander_dim=64"],
+    "dino": ["task.hidden_dim=64", "task.bottleneck_dim=32", "task.out_dim=64"],
 }
 # What each image task logs besides `stage/loss` (tests/tasks/test_<task>.py read them).
 TERMS = {
     "simclr": [],
     "byol": [],
+    "mocov3": [],
     "barlow": ["on_diag", "off_diag"],
     "vicreg": ["invariance", "variance", "covariance"],
     "rotation": ["rot_acc"],
     "denoising_ae": [],
     "mae": [],
     "ijepa": [],
+    "dino": [],
 }
-TWO_VIEWS = {"simclr", "byol", "barlow", "vicreg"}
+TWO_VIEWS = {"simclr", "byol", "mocov3", "barlow", "vicreg"}
 TABULAR = {"scarf", "vime", "simclr_audio", "audio_mae"}  # tables', recordings' (own test files)
 
 
@@ -77,6 +81,8 @@ def test_step_returns_the_loss_and_logs_it_with_its_terms(task: str, stage: str,
     torch.manual_seed(0)
     images = torch.randn(4, 1, 8, 8)  # digits: 8x8 grayscale
     batch = [images, images.flip(-1)] if task in TWO_VIEWS else images
+    if task == "dino":  # multi-crop: 2 global views, then local ones at 4x4
+        batch = [images, images.flip(-1), images[..., :4, :4], images[..., 4:, 4:]]
     loss = module.step(batch, stage)
     assert loss.ndim == 0 and loss.requires_grad
     keys = [f"{stage}/{name}" for name in ["loss", *TERMS[task]]]
