@@ -39,15 +39,28 @@ def dataset_overrides(name: str, digits_folder: Path) -> list[str]:
     return [f"dataset={name}"]
 
 
+HEAVY_TASKS = {
+    "dino",
+    "mocov3",
+    "ijepa",
+}  # multi-crop / two encoders: digits only in the fast suite
+
+
+def slow_case(task: str, dataset: str) -> bool:
+    return (dataset == "fashion_mnist" and task != "simclr") or (
+        dataset != "digits" and task in HEAVY_TASKS
+    )
+
+
 def task_dataset_cases() -> list:
     """Every image task on every image dataset (text: test_text.py, tables: test_tabular.py);
     off simclr, Fashion-MNIST (60k images to load and transform, ~20 s a run here) is left to
-    `make test-full`."""
+    `make test-full`, as are DINO's, MoCo v3's and I-JEPA's runs off digits."""
     return [
         pytest.param(
             task,
             dataset,
-            marks=[pytest.mark.slow] if dataset == "fashion_mnist" and task != "simclr" else [],
+            marks=[pytest.mark.slow] if slow_case(task, dataset) else [],
         )
         for task in options("task")
         if task not in TEXT_TASKS | TABULAR_TASKS | AUDIO_TASKS

@@ -132,6 +132,7 @@ def test_vit_takes_local_crops_and_keeps_its_features_at_the_global_size(tmp_pat
         torch.testing.assert_close(task.backbone.eval()(x), built.eval()(x))
 
 
+@pytest.mark.slow  # two cold starts; test_entrypoints runs dino pretrain -> fine-tune in-process
 def test_pretrain_then_finetune_through_the_console_scripts(tmp_path: Path):
     """A ViT on multi-crop views made on the device (here the CPU), exported and fine-tuned
     at the global size by pk-finetune."""

@@ -221,6 +221,7 @@ def test_loss_falls_on_digits_and_the_export_is_the_context_encoder(tmp_path: Pa
     assert not all(torch.equal(target[k], online[k]) for k in online)  # an average, not a copy
 
 
+@pytest.mark.slow  # two cold starts; test_entrypoints runs ijepa pretrain -> fine-tune in-process
 def test_console_scripts_pretrain_then_finetune(tmp_path: Path):
     pre = tmp_path / "pre"
     run_cli(

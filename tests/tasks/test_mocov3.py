@@ -105,7 +105,10 @@ def test_vit_patch_projection_stays_frozen_through_training(tmp_path: Path):
 # The defaults' loss starts at chance, 2 · 2τ · ln(64) = 3.33, and falls slowly in 40 steps: the
 # momentum encoder, at τ 0.99 -> 1, moves only ~20% of the way to the query encoder in the whole
 # run. Measured (epoch means): small CNN 3.34 -> 3.24, ViT-Tiny (2 blocks) 3.37 -> 3.31.
-@pytest.mark.parametrize(("backbone", "ratio"), [("small_cnn", 0.98), ("vit_tiny", 0.99)])
+@pytest.mark.parametrize(
+    ("backbone", "ratio"),
+    [("small_cnn", 0.98), pytest.param("vit_tiny", 0.99, marks=pytest.mark.slow)],
+)
 def test_loss_falls_on_digits_and_the_checkpoint_resumes_with_its_momentum_encoder(
     backbone: str, ratio: float, tmp_path: Path
 ):
@@ -136,6 +139,7 @@ def test_loss_falls_on_digits_and_the_checkpoint_resumes_with_its_momentum_encod
     assert not all(torch.equal(target[k], online[k]) for k in online)  # an average, not a copy
 
 
+@pytest.mark.slow  # two cold starts; test_entrypoints runs mocov3 pretrain -> fine-tune in-process
 def test_console_scripts_pretrain_then_finetune(tmp_path: Path):
     pre, ft = tmp_path / "pre", tmp_path / "ft"
     common = ["debug=fast", "logger=none"]
