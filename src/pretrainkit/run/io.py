@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,20 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_dir(final: Path, write: Callable[[Path], Any]) -> list[Path]:
+    """`write(tmp)` into a temporary directory beside `final`, then rename it into place
+    (replacing an earlier `final`); return the files it holds."""
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        write(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return sorted(p for p in final.iterdir() if p.is_file())
 
 
 def write_json(path: Path, payload: Any) -> None:

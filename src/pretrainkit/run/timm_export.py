@@ -4,9 +4,6 @@ pretrained=True)` rebuilds and loads it with no pretrainkit installed."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ from timm.models import save_for_hf
 from torch import nn
 
 from pretrainkit.backbones.timm import TimmBackbone
+from pretrainkit.run.io import atomic_dir
 
 TIMM_DIR = "timm"
 SMALL_STEM_HOW = (
@@ -79,9 +77,8 @@ def save_for_timm(
     extra["pretrained_cfg"] |= {"paper_ids": None, "paper_name": None, "notes": None}
     if small:
         extra["pretrainkit"]["how_to_load"] = SMALL_STEM_HOW
-    final = dirpath / TIMM_DIR
-    tmp = Path(tempfile.mkdtemp(dir=dirpath, prefix=f".{TIMM_DIR}."))
-    try:
+
+    def write(tmp: Path) -> None:
         with torch.no_grad():
             save_for_hf(
                 model,
@@ -91,9 +88,5 @@ def save_for_timm(
                 data_config=data_config(backbone, metadata),
                 safe_serialization=True,
             )
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return sorted(p for p in final.iterdir() if p.is_file())
+
+    return atomic_dir(dirpath / TIMM_DIR, write)

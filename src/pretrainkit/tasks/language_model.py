@@ -3,9 +3,6 @@ token-weighted validation loss / perplexity / accuracy, and `save_pretrained` ex
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,6 +13,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from pretrainkit.backbones.text import TextTransformer
 from pretrainkit.errors import BadValueError
+from pretrainkit.run.io import atomic_dir
 from pretrainkit.tasks.base import OptimizerFactory, PretextTask, SchedulerFactory, WeightDecay
 
 HF_DIR = "hf"  # <run dir>/hf: model + tokenizer, loadable with transformers.AutoModel
@@ -111,16 +109,11 @@ class LanguageModel(PretextTask):
         """Write `<dirpath>/hf`: the model with its LM head and the tokenizer, via
         `save_pretrained`, so `transformers.AutoModel.from_pretrained(dirpath / "hf")` loads
         the backbone. Written to a temporary directory first, then renamed into place."""
-        final = dirpath / HF_DIR
-        tmp = Path(tempfile.mkdtemp(dir=dirpath, prefix=f".{HF_DIR}."))
-        try:
-            transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar
+        transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar
+
+        def write(tmp: Path) -> None:
             self.lm.save_pretrained(tmp)
             if self.tokenizer is not None:
                 self.tokenizer.save_pretrained(tmp)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return sorted(p for p in final.iterdir() if p.is_file())
+
+        return atomic_dir(dirpath / HF_DIR, write)
