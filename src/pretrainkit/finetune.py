@@ -28,6 +28,7 @@ from pretrainkit.config.validate import validate
 from pretrainkit.data.features import FeatureDataModule
 from pretrainkit.errors import BadValueError, exit_on_user_error
 from pretrainkit.features import data_digest, probe_features
+from pretrainkit.run import study_eval
 from pretrainkit.run.console import backbone_name, duration, metrics_line, say
 from pretrainkit.run.export import load_backbone, locate
 from pretrainkit.run.files import FEATURES, LP_STAGE, METRICS, SPEC
@@ -185,6 +186,8 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
         return fit_classical(cfg)
     mode = finetune_mode(cfg)
     cfg.freeze_backbone = mode == "linear"
+    if cfg.study.eval:
+        study_eval.check(cfg)  # pk-eval's settings, before any pretraining or training
     if cfg.study.task is not None:  # before seeding: the fine-tune's RNG must not depend on it
         cfg.pretrained = study_pretrained(cfg)
     elif cfg.pretrained is None and cfg.study.scratch_modes is not None:  # a study's baseline
@@ -199,6 +202,8 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     backbone, info = _backbone(cfg, datamodule)
     check_input_shape(backbone, cfg, datamodule)
+    if study_eval.wanted(cfg, mode) and not run.resumed:
+        study_eval.study_eval(cfg, backbone, run.dir)
     model = instantiate(
         cfg.model,
         backbone=backbone,

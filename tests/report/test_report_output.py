@@ -243,9 +243,9 @@ def test_no_wandb_flag_and_failing_wandb(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_empty_directory_is_a_clear_error(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match="no metrics.json"):
+    with pytest.raises(FileNotFoundError, match="no metrics.json, eval.json or error.json"):
         collect(tmp_path)
-    with pytest.raises(SystemExit, match="pk-report: no metrics.json"):
+    with pytest.raises(SystemExit, match="pk-report: no metrics.json, eval.json or error.json"):
         main([str(tmp_path)])
 
 

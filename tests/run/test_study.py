@@ -55,8 +55,8 @@ def test_miniature_study_end_to_end(tmp_path: Path):
     """SimCLR pretrained for 1 and 2 epochs vs scratch, linear / finetune / LP-FT, two learning
     rates, one seed, plus a fraction of 1.5 whose jobs fail: the others finish, each pretraining
     runs once, scratch runs once per mode and lr (not once per pretraining budget, not as LP-FT),
-    the report chooses each row's lr, plots gain against pretraining epochs, and the command
-    exits non-zero naming the failures."""
+    each frozen backbone is evaluated by pk-eval once, the report chooses each row's lr, plots
+    gain against pretraining epochs, and the command exits non-zero naming the failures."""
     sweep = tmp_path / "study"
     proc = run_cli(
         "pk-finetune", "-m", *TINY, "label_fraction=0.2,1.5", "optim.optimizer.lr=0.003,0.03",
@@ -92,6 +92,14 @@ def test_miniature_study_end_to_end(tmp_path: Path):
     report = (sweep / "report.md").read_text()
     for method in ("simclr", "scratch-finetune", "lp_ft", "label_fraction=1.5"):
         assert method in report
+    # study.eval: pk-eval once per frozen backbone at 20% (not per lr), scratch's random init too
+    evals = [json.loads(p.read_text()) for p in sweep.glob("*/eval/eval.json")]
+    assert sorted(e["task"] for e in evals) == ["random_init", "simclr", "simclr"]
+    assert {e["pretrained"] for e in evals if e["task"] == "simclr"} == {
+        str(p.parent.resolve()) for p in pretrained
+    }
+    assert "## Frozen backbones under pk-eval" in report and "random init (SmallCNN)" in report
+    assert "simclr (1 epoch)" in report and "simclr (2 epochs)" in report
     assert "20% (" in report and "gain_vs_pretraining.png" in report
     summary = json.loads((sweep / "summary.json").read_text())
     assert {row["lr"] for row in summary["rows"]} <= {0.003, 0.03}

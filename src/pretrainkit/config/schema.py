@@ -43,6 +43,8 @@ class Study:
     dir: str | None
     scratch_modes: list[Literal["linear", "finetune", "lp_ft"]] | None
     pretrain: dict[str, Any]
+    eval: bool
+    eval_settings: dict[str, Any]
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 from pretrainkit.report.budget import budget_curve
 from pretrainkit.report.collect import collect, failures
 from pretrainkit.report.document import Derived, baseline_warnings, document
+from pretrainkit.report.frozen import collect_evals, frozen_rows
 from pretrainkit.report.jsonsafe import finite
 from pretrainkit.report.labels_saved import labels_saved
 from pretrainkit.report.markdown import results_table
@@ -59,6 +60,7 @@ def report(
     """
     rows, failed = collect(root), failures(root)
     d = derive(rows)
+    d.frozen = frozen_rows(collect_evals(root))
     out.mkdir(parents=True, exist_ok=True)
     runs = finite(mark(rows))
     write_json(out / RESULTS, runs)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pretrainkit.report.convergence import converged
 from pretrainkit.report.identity import identify
-from pretrainkit.run.files import ERROR, METRICS
+from pretrainkit.run.files import ERROR, EVAL_RESULTS, METRICS
 
 CONVERGED = 0.95  # "converged" = reached this fraction of the final validation accuracy
 ROW_KEYS = (
@@ -80,17 +80,17 @@ def collect(root: Path) -> list[dict[str, Any]]:
     with its source, mode and display name (`identity.identify`).
 
     Raises:
-        FileNotFoundError: `root` holds neither a metrics.json nor an error.json.
+        FileNotFoundError: `root` holds no metrics.json, eval.json or error.json.
     """
     rows = []
     for path in sorted(root.rglob(METRICS), key=_natural):
         metrics = json.loads(path.read_text())
         if isinstance(metrics, dict) and metrics.get("method"):
             rows.append(_row(path, metrics))
-    if not rows and not any(root.rglob(ERROR)):
+    if not rows and not any(root.rglob(ERROR)) and not any(root.rglob(EVAL_RESULTS)):
         raise FileNotFoundError(
-            f"no metrics.json or error.json under {root}: point pk-report at fine-tune run "
-            "directories (a sweep's directory)."
+            f"no metrics.json, eval.json or error.json under {root}: point pk-report at fine-tune "
+            "or pk-eval run directories (a sweep's directory)."
         )
     return identify(rows)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pretrainkit.report import frozen, pretraining, sections
 from pretrainkit.report import markdown as md
-from pretrainkit.report import pretraining, sections
 
 Row = dict[str, Any]
 
@@ -27,6 +27,7 @@ class Derived:
     floor: list[Row] = field(default_factory=list)  # gains over classical baselines
     classical: list[Row] = field(default_factory=list)  # their settings chosen on validation
     pretraining: list[Row] = field(default_factory=list)
+    frozen: list[Row] = field(default_factory=list)  # pk-eval of the frozen backbones
 
 
 def _lrs_logged(lr_choice: list[Row]) -> bool:
@@ -48,6 +49,9 @@ def document(root: Path, d: Derived, failures: list[dict[str, str]], images: lis
     if d.labels_saved:
         parts += ["## Labels saved\n", sections.LABELS_SAVED_INTRO]
         parts.append(sections.saved_list(d.labels_saved))
+    if d.frozen:
+        parts += ["## Frozen backbones under pk-eval\n", frozen.INTRO]
+        parts.append(frozen.frozen_table(d.frozen))
     if any(c["knn_acc"] for c in d.pretraining):
         parts += ["## Pretraining\n", pretraining.PRETRAINING_INTRO]
         parts.append(pretraining.pretraining_table(d.pretraining))

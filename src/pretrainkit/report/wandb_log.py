@@ -18,6 +18,10 @@ SUMMARY_COLUMNS = [
     "labels", "num_labeled", "method", "acc_mean", "acc_std", "f1_mean", "f1_std", "seeds", "lr",
     "source", "pretrain_seed", "pretrain_epochs",
 ]  # fmt: skip
+FROZEN_COLUMNS = [
+    "labels", "num_labeled", "backbone", "knn_mean", "knn_std", "linear_mean", "linear_std",
+    "knn_gain_mean", "knn_gain_std", "linear_gain_mean", "linear_gain_std", "seeds",
+]  # fmt: skip
 GAIN_COLUMNS = ["labels", "num_labeled", "method", "baseline", "gain_mean", "gain_std", "seeds"]
 LR_COLUMNS = ["labels", "num_labeled", "method", "lr", "val_acc", "seeds", "chosen"]
 SAVED_COLUMNS = [
@@ -81,7 +85,14 @@ def _data(d: Derived) -> dict[str, tuple[list[str], list[list[Any]]]]:
          *p["acc"], p["pairs"]]
         for p in d.budget_curve
     ]  # fmt: skip
+    frozen = [
+        [f["labels"], f["num_labeled"], f["backbone"], *(f["knn"] or (None, None)),
+         *(f["linear"] or (None, None)), *(f["knn_gain"] or (None, None)),
+         *(f["linear_gain"] or (None, None)), f["seeds"]]
+        for f in d.frozen
+    ]  # fmt: skip
     return {
+        "report/frozen": (FROZEN_COLUMNS, frozen),
         "report/summary": (SUMMARY_COLUMNS, summary),
         "report/gain": (GAIN_COLUMNS, gain),
         "report/floor": (GAIN_COLUMNS, floor),

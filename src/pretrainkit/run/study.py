@@ -75,11 +75,12 @@ def flatten(settings: Any, prefix: str = "") -> list[str]:
     ]
 
 
-def _compose(overrides: list[str]) -> DictConfig:
+def compose_config(name: str, overrides: list[str]) -> DictConfig:
+    """conf/<name>.yaml with `overrides`, inside a running entry point or not."""
     if GlobalHydra.instance().is_initialized():  # inside pk-finetune: the same config search path
-        return compose("pretrain", overrides=overrides)
+        return compose(name, overrides=overrides)
     with initialize_config_dir(config_dir(), version_base="1.3"):
-        return compose("pretrain", overrides=overrides)
+        return compose(name, overrides=overrides)
 
 
 def study_dir(cfg: DictConfig) -> Path:
@@ -114,7 +115,7 @@ def study_pretrained(cfg: DictConfig) -> str:
                 f"this study's {task} pretraining failed in an earlier job ({error}); see "
                 f"{run / ERROR}. Fix the cause and delete {run} to retry it."
             )
-        pre = _compose([*overrides, f"paths.output_dir={run}"])
+        pre = compose_config("pretrain", [*overrides, f"paths.output_dir={run}"])
         (run / HYDRA_DIR).mkdir(parents=True, exist_ok=True)
         OmegaConf.save(pre, run / HYDRA_DIR / HYDRA_CONFIG)
         OmegaConf.save(OmegaConf.create(overrides), run / HYDRA_DIR / HYDRA_OVERRIDES)
