@@ -15,6 +15,7 @@ from pretrainkit.finetune import finetune
 from pretrainkit.pretrain import pretrain
 
 
+@pytest.mark.slow
 def test_simclr_audio_loss_falls_on_real_prompts(asterisk_root: str, tmp_path: Path):
     overrides = [
         "experiment=demo_audio",
@@ -31,6 +32,7 @@ def test_simclr_audio_loss_falls_on_real_prompts(asterisk_root: str, tmp_path: P
     assert (tmp_path / "backbone.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_console_scripts_pretrain_then_finetune_on_other_speakers(
     asterisk_root: str, tmp_path: Path
 ):

@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import BIN, REPO, cli_env
 
 
+@pytest.mark.slow
 def test_throughput_benchmark_runs_an_image_and_a_text_case():
     env = cli_env()
     out = subprocess.run(
@@ -34,6 +36,7 @@ def test_throughput_benchmark_runs_an_image_and_a_text_case():
     assert re.search(r"MFU: [\d.]+% in pretrainkit", text)  # the Transformer case
 
 
+@pytest.mark.slow
 def test_fast_paths_benchmark_times_each_switch_against_base():
     out = subprocess.run(
         [sys.executable, "benchmarks/fast_paths.py", "--case", "simclr:small_cnn:16",
@@ -65,6 +68,7 @@ def write_fashion_mnist(root: Path, n_train: int = 300, n_test: int = 100) -> No
             f.write(struct.pack(">II", 2049, n) + labels.tobytes())
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_runs_every_step_and_gathers_every_figure(tmp_path: Path):
     """DRY_RUN=1 runs each of gpu_check.sh's steps in miniature on the CPU (a stand-in
     Fashion-MNIST), so the script a lent GPU machine runs as it is cannot rot here."""

@@ -39,23 +39,15 @@ def dataset_overrides(name: str, digits_folder: Path) -> list[str]:
     return [f"dataset={name}"]
 
 
-HEAVY_TASKS = {
-    "dino",
-    "mocov3",
-    "ijepa",
-}  # multi-crop / two encoders: digits only in the fast suite
-
-
 def slow_case(task: str, dataset: str) -> bool:
-    return (dataset == "fashion_mnist" and task != "simclr") or (
-        dataset != "digits" and task in HEAVY_TASKS
-    )
+    """Every task on digits, and SimCLR on every dataset, in the fast suite."""
+    return dataset != "digits" and task != "simclr"
 
 
 def task_dataset_cases() -> list:
     """Every image task on every image dataset (text: test_text.py, tables: test_tabular.py);
-    off simclr, Fashion-MNIST (60k images to load and transform, ~20 s a run here) is left to
-    `make test-full`, as are DINO's, MoCo v3's and I-JEPA's runs off digits."""
+    the fast suite runs every task on digits and SimCLR on every dataset, `make test-full` the
+    rest (Fashion-MNIST is 60k images to load and transform, ~20 s a run here)."""
     return [
         pytest.param(
             task,

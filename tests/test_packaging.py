@@ -8,9 +8,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from helpers import REPO
 
 
+@pytest.mark.slow
 def test_wheel_carries_configs_and_finds_them(tmp_path: Path):
     subprocess.run(
         [

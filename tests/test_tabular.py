@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from helpers import run_cli
 
 
+@pytest.mark.slow
 def test_console_scripts_pretrain_finetune_and_the_tree_baselines(
     mlbench_root: str, tmp_path: Path
 ):
@@ -45,6 +47,7 @@ def test_console_scripts_pretrain_finetune_and_the_tree_baselines(
         assert method in report, method
 
 
+@pytest.mark.slow
 def test_a_backbone_of_another_table_is_refused_in_one_line(mlbench_root: str, tmp_path: Path):
     pre = tmp_path / "pre"
     root = f"dataset.source.root={mlbench_root}"

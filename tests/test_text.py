@@ -26,7 +26,7 @@ def _need_fortunes() -> None:
         pytest.skip("Debian's fortunes is not installed (make data)")
 
 
-@pytest.mark.parametrize("task", ["mlm", "clm"])
+@pytest.mark.parametrize("task", ["mlm", pytest.param("clm", marks=pytest.mark.slow)])
 def test_pretrain_exports_an_hf_model_that_finetunes(task: str, tmp_path: Path):
     from transformers import AutoModel, AutoTokenizer
 
@@ -57,6 +57,7 @@ def test_pretrain_exports_an_hf_model_that_finetunes(task: str, tmp_path: Path):
     assert 0 <= saved["test/acc"] <= 1 and "test/f1" in saved and result["task"] == task
 
 
+@pytest.mark.slow
 def test_mlm_loss_falls_on_fortunes(tmp_path: Path):
     overrides = [
         "task=mlm",
@@ -85,6 +86,7 @@ def test_image_task_on_text_and_text_backbone_on_images_fail_first(tmp_path: Pat
         pretrain(make_cfg("pretrain", ["task=mlm", "dataset=digits"], tmp_path / "b"))
 
 
+@pytest.mark.slow
 def test_console_scripts_pretrain_then_finetune_pretrained_and_scratch(tmp_path: Path):
     """As a user runs it, with `make demo-text`'s configs in miniature: pk-pretrain
     experiment=demo_text, then a pk-finetune multirun of experiment=demo_text_finetune over

@@ -61,6 +61,7 @@ def test_unlabeled_folder_with_monitor_fails_early_and_names_the_fix(
     assert len(dm.train_set) > 0
 
 
+@pytest.mark.slow
 def test_monitor_does_not_change_the_training_it_watches(tmp_path: Path):
     """Every monitor on (k-NN, probe, health, plot) vs none: bitwise the same backbone."""
     from safetensors.torch import load_file

@@ -64,6 +64,7 @@ def _kill_mid_epoch(overrides: list[str], run_dir: Path, timeout: float) -> None
         proc.wait()
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path: Path):
     import wandb
 

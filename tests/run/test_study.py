@@ -51,6 +51,7 @@ def test_study_and_pretrained_together_are_refused(tmp_path: Path):
         finetune(cfg)
 
 
+@pytest.mark.slow
 def test_miniature_study_end_to_end(tmp_path: Path):
     """SimCLR pretrained for 1 and 2 epochs vs scratch, linear / finetune / LP-FT, two learning
     rates, one seed, plus a fraction of 1.5 whose jobs fail: the others finish, each pretraining
@@ -123,6 +124,7 @@ def test_miniature_study_end_to_end(tmp_path: Path):
     assert list(sweep.glob("wandb/offline-run-*/run-*.wandb"))  # the report's own W&B run
 
 
+@pytest.mark.slow
 def test_optuna_search_runs_two_trials_and_keeps_the_best(tmp_path: Path):
     sweep = tmp_path / "search"
     run_cli(

@@ -88,6 +88,7 @@ def test_eval_settings_are_checked_before_any_work(tmp_path: Path):
         assert not (tmp_path / "run").exists() and not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_evaluation_is_recorded_and_the_fine_tune_finishes(
     pretrained: Path, tmp_path: Path
 ):
