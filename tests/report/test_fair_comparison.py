@@ -294,7 +294,7 @@ def test_labels_saved_per_row_with_the_seed_range(tmp_path: Path):
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert set(summary) == {
         "rows", "gains", "convergence", "lr_choice", "labels_saved", "budget_curve", "floor",
-        "classical", "pretraining",
+        "classical", "pretraining", "frozen",
     }  # fmt: skip
     (row,) = [e for e in summary["labels_saved"] if e["method"] == "simclr-linear" and e["num_labeled"] == 10]  # fmt: skip
     assert row["scratch_labels"] == pytest.approx(expected(62))

@@ -157,8 +157,10 @@ class KillAtStep(L.Callback):
 @pytest.mark.parametrize(
     "task, extra",
     [
-        ("byol", []),  # an EMA target network
-        ("mae", []),  # random masks drawn in the training process
+        pytest.param("byol", [], marks=pytest.mark.slow),  # an EMA target network
+        pytest.param(
+            "mae", [], marks=pytest.mark.slow
+        ),  # random masks drawn in the training process
         ("simclr", ["data.augment_on=gpu"]),  # views made after the transfer, seeded per batch
     ],
 )

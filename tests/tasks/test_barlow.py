@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import logged, make_cfg
 
 from pretrainkit.pretrain import pretrain
 
 
+@pytest.mark.slow
 def test_loss_falls_on_digits(tmp_path: Path):
     # A 256-wide projector at batch 64 keeps the defaults' width-to-batch ratio (1024 at 256),
     # and with it the balance λ sets, at a fraction of the CPU time.

@@ -76,6 +76,7 @@ def test_momentum_outside_0_1_is_refused_by_the_config_check(momentum: float, tm
         validate(cfg, PretrainConfig)
 
 
+@pytest.mark.slow
 def test_loss_falls_on_digits_and_the_checkpoint_resumes_with_its_target(tmp_path: Path):
     # Smaller heads and batches than the defaults keep this a CPU test of a few seconds.
     overrides = [

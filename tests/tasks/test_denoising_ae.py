@@ -58,6 +58,7 @@ def test_corruption_outside_its_range_is_refused_by_the_config_check(
         validate(cfg, PretrainConfig)
 
 
+@pytest.mark.slow
 def test_loss_falls_on_digits(tmp_path: Path):
     overrides = [
         "task=denoising_ae",

@@ -140,6 +140,7 @@ def test_image_size_not_divisible_by_the_patch_size_is_refused():
         instantiate(cfg.backbone)
 
 
+@pytest.mark.slow
 def test_loss_falls_on_digits_and_the_export_is_the_trained_encoder(tmp_path: Path):
     overrides = [
         "task=mae",

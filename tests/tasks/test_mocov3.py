@@ -109,6 +109,7 @@ def test_vit_patch_projection_stays_frozen_through_training(tmp_path: Path):
     ("backbone", "ratio"),
     [("small_cnn", 0.98), pytest.param("vit_tiny", 0.99, marks=pytest.mark.slow)],
 )
+@pytest.mark.slow
 def test_loss_falls_on_digits_and_the_checkpoint_resumes_with_its_momentum_encoder(
     backbone: str, ratio: float, tmp_path: Path
 ):

@@ -26,6 +26,7 @@ def test_non_square_images_are_refused():
         rotate_batch(torch.zeros(1, 1, 4, 6))
 
 
+@pytest.mark.slow
 def test_loss_falls_on_digits(tmp_path: Path):
     cfg = make_cfg(
         "pretrain",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import logged, make_cfg
 
 from pretrainkit.pretrain import pretrain
 
 
+@pytest.mark.slow
 def test_loss_falls_on_digits(tmp_path: Path):
     # A 256-wide expander at batch 64 keeps the defaults' width-to-batch ratio (1024 at 256)
     # at a fraction of the CPU time.
