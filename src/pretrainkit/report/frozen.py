@@ -17,6 +17,9 @@ from pretrainkit.run.files import EVAL_RESULTS
 Row = dict[str, Any]
 RANDOM = "random_init"  # pretrainkit.run.study_eval.RANDOM_INIT (no import: report stays light)
 PROTOCOLS = ("knn", "linear")
+# what an eval.json says of its backbone and labels
+KEYS = ("task", "pretrained", "pretrain_epochs", "backbone", "label_fraction", "labels_per_class",
+        "num_labeled", "seed")  # fmt: skip
 
 INTRO = (
     "Each frozen backbone under pk-eval's standard protocol, on the same labeled split as the "
@@ -37,19 +40,7 @@ def collect_evals(root: Path) -> list[Row]:
         metrics = result["metrics"]
         found.append(
             {
-                **{
-                    k: result.get(k)
-                    for k in (
-                        "task",
-                        "pretrained",
-                        "pretrain_epochs",
-                        "backbone",
-                        "label_fraction",
-                        "labels_per_class",
-                        "num_labeled",
-                        "seed",
-                    )
-                },  # fmt: skip
+                **{k: result.get(k) for k in KEYS},
                 **{p: metrics.get(f"test/{p}_acc") for p in PROTOCOLS},
                 "eval_dir": str(path.parent),
             }
@@ -74,23 +65,24 @@ def frozen_rows(entries: list[Row]) -> list[Row]:
         runs[e["task"]].add(e["pretrained"])
     several = {task for task, dirs in runs.items() if len(dirs) > 1 and task != RANDOM}
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    randoms: dict[str, list[Row]] = defaultdict(list)  # per label budget
     for e in entries:
         groups[(budget(e), _name(e, several))].append(e)
+        if e["task"] == RANDOM:
+            randoms[budget(e)].append(e)
 
     def by_seed(members: list[Row], protocol: str) -> dict[Any, float]:
         return {m["seed"]: 100 * m[protocol] for m in members if m[protocol] is not None}
 
     rows = []
     for (labels, name), members in groups.items():
-        randoms = [m for (lab, n), ms in groups.items() if lab == labels and n.startswith(
-                   "random init") for m in ms]  # fmt: skip
         row: Row = {"labels": labels, "num_labeled": members[0]["num_labeled"], "backbone": name,
                     "random": members[0]["task"] == RANDOM,
                     "seeds": len({m["seed"] for m in members})}  # fmt: skip
         for p in PROTOCOLS:
             ours = by_seed(members, p)
             row[p] = mean_std(list(ours.values())) if ours else None
-            theirs = by_seed(randoms, p)
+            theirs = by_seed(randoms[labels], p)
             row[f"{p}_gain"] = gain(ours, theirs) if ours and theirs and not row["random"] else None
         rows.append(row)
     return sorted(rows, key=lambda r: (r["num_labeled"] or 0, -(r["linear"] or (0.0,))[0]))

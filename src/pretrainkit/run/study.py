@@ -133,10 +133,17 @@ def claim_scratch(cfg: DictConfig) -> str | None:
     settings claims them; returns the run directory of an earlier claim (skip), else None."""
     overrides = sorted(o for o in job_overrides() if not o.lstrip("+~").startswith("study."))
     key = hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:12]
-    marker = study_dir(cfg) / f"scratch-{key}.json"
+    mine = {"run_dir": str(cfg.paths.output_dir), "overrides": overrides}
+    earlier = claim_once(study_dir(cfg) / f"scratch-{key}.json", mine)
+    return None if earlier is None else earlier["run_dir"]
+
+
+def claim_once(marker: Path, mine: dict[str, Any]) -> dict[str, Any] | None:
+    """The first job of a sweep to reach `marker` writes `mine` into it (under a file lock) and
+    gets None; every later one gets what the first wrote."""
     marker.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{marker}.lock"):
         if marker.is_file():
-            return json.loads(marker.read_text())["run_dir"]
-        write_json(marker, {"run_dir": str(cfg.paths.output_dir), "overrides": overrides})
+            return json.loads(marker.read_text())
+        write_json(marker, mine)
     return None

@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, ValidationError
@@ -23,8 +22,7 @@ from pretrainkit.config.checks import ConfigError
 from pretrainkit.evaluate.shots import check_shot_settings
 from pretrainkit.run.console import say
 from pretrainkit.run.files import EVAL_RESULTS
-from pretrainkit.run.io import write_json
-from pretrainkit.run.study import compose_config, study_dir
+from pretrainkit.run.study import claim_once, compose_config, study_dir
 from pretrainkit.run.sweeps import in_multirun, write_error
 
 log = logging.getLogger(__name__)
@@ -39,7 +37,7 @@ SHARED = ("modality", "backbone", "dataset", "data", "augment", "label_fraction"
 
 def wanted(cfg: DictConfig, mode: str) -> bool:
     """Whether this job evaluates its backbone: `study.eval` is on and the backbone stays frozen."""
-    return bool(cfg.study.get("eval")) and mode == "linear" and cfg.get("baseline") is None
+    return bool(cfg.study.eval) and mode == "linear"
 
 
 def with_settings(evaluated: DictConfig, cfg: DictConfig) -> DictConfig:
@@ -82,13 +80,8 @@ def claim(cfg: DictConfig, out: Path) -> Path | None:
     directory of an earlier claim (skip), else None. A single run always evaluates."""
     if not in_multirun() and cfg.study.dir is None:
         return None
-    marker = study_dir(cfg) / f"eval-{eval_key(cfg)}.json"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{marker}.lock"):
-        if marker.is_file():
-            return Path(json.loads(marker.read_text())["eval_dir"])
-        write_json(marker, {"eval_dir": str(out)})
-    return None
+    earlier = claim_once(study_dir(cfg) / f"eval-{eval_key(cfg)}.json", {"eval_dir": str(out)})
+    return None if earlier is None else Path(earlier["eval_dir"])
 
 
 def eval_config(cfg: DictConfig, pretrained: Path, out: Path) -> DictConfig:
